@@ -1,0 +1,121 @@
+"""The project's exception hierarchy, one subclass per failure domain, and the CLI exit statuses.
+
+Messages never carry patient data: they name files, lines, keys, plugins and internal patient ids.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from pathlib import Path
+
+
+class ExitStatus(IntEnum):
+    """Exit statuses of the `fmt-plugin` command."""
+
+    OK = 0
+    FAILURE = 1  # the command ran and found a problem (e.g. a broken audit chain)
+    USAGE = 2  # bad configuration, arguments or installation: nothing was done
+    INTERNAL = 70  # a bug: EX_SOFTWARE from sysexits.h
+
+
+class FmtError(Exception):
+    """Base of every error fmt-plugin raises on purpose; `str()` is the user message."""
+
+    exit_status: ExitStatus = ExitStatus.FAILURE
+
+
+class ConfigError(FmtError):
+    """The configuration (file, key file, or an adapter's settings) is unusable.
+
+    `path` is the file at fault, `key` the dotted setting (e.g. `store.path`), `expected` what
+    would have been accepted.
+    """
+
+    exit_status = ExitStatus.USAGE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        key: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.key = key
+        self.expected = expected
+        self.message = message
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.path is not None:
+            where.append(str(self.path))
+        if self.key is not None:
+            where.append(f"clé « {self.key} »")
+        text = ": ".join([", ".join(where), self.message]) if where else self.message
+        if self.expected:
+            text += f" (attendu : {self.expected})"
+        return text
+
+
+class KeyFileError(ConfigError):
+    """The key file is missing, unreadable, malformed or too widely readable."""
+
+
+class PluginError(FmtError):
+    """An adapter failed to load, to validate against the hook specs, or to configure itself."""
+
+    exit_status = ExitStatus.USAGE
+
+    def __init__(self, plugin: str, message: str) -> None:
+        self.plugin = plugin
+        super().__init__(f"adaptateur « {plugin} » : {message}")
+
+
+class InputError(FmtError):
+    """A record of an input file is invalid; `path`, `line` and `column` locate it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        self.column = column
+        self.message = message
+        location = ""
+        if self.path is not None:
+            location = str(self.path)
+            if line is not None:
+                location += f", ligne {line}"
+        if column is not None:
+            location += f"{', ' if location else ''}colonne « {column} »"
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class StoreError(FmtError):
+    """The encrypted store cannot be opened, migrated or written."""
+
+
+class DecryptionError(StoreError):
+    """A value could not be decrypted: wrong key, tampered data or a ciphertext moved to another record.
+
+    Deliberately opaque (like Fernet's `InvalidToken`): the reason is never told apart.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("une donnée chiffrée n'a pas pu être déchiffrée")
+
+
+class AuditChainError(FmtError):
+    """The audit log's HMAC chain does not verify; `seq` is the first broken entry."""
+
+    def __init__(self, seq: int, reason: str) -> None:
+        self.seq = seq
+        self.reason = reason
+        super().__init__(f"journal d'audit rompu à l'entrée n° {seq} : {reason}")
