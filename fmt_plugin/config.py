@@ -1,0 +1,346 @@
+"""Read `fmt.toml` into frozen dataclasses, validating every key, and resolve `$env`/`$file` secrets.
+
+Unknown keys, wrong types and missing files stop with a `ConfigError` naming the file, the dotted
+key and what was expected. Paths are relative to the configuration file's folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fmt_plugin.errors import ConfigError
+
+CONFIG_ENV_VAR = "FMT_CONFIG"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_MISSING: Any = object()
+
+
+class Section:
+    """Typed, checked access to one table of the configuration.
+
+    Each accessor marks its key as known; `finish()` then rejects whatever key nobody asked for,
+    which is how a typo such as `[store] pth = …` is caught instead of silently ignored.
+    """
+
+    def __init__(
+        self, data: Mapping[str, Any], *, name: str, source: Path, base_dir: Path
+    ) -> None:
+        self._data = data
+        self.name = name
+        self.source = source
+        self.base_dir = base_dir
+        self._known: set[str] = set()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._data
+
+    def names(self) -> list[str]:
+        """The keys present in this table, in file order."""
+        return list(self._data)
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        """The table as parsed, unchecked (for handing a sub-table to its owner)."""
+        return self._data
+
+    def dotted(self, key: str) -> str:
+        """The full dotted name of `key`, as messages show it."""
+        return f"{self.name}.{key}" if self.name else key
+
+    def error(self, key: str, message: str, expected: str | None = None) -> ConfigError:
+        """A ConfigError located at `key` of this table."""
+        return ConfigError(
+            message, path=self.source, key=self.dotted(key), expected=expected
+        )
+
+    def _get(self, key: str, default: Any, expected: str) -> Any:
+        self._known.add(key)
+        if key in self._data:
+            return self._data[key]
+        if default is _MISSING:
+            message = "réglage obligatoire absent"
+            strangers = [k for k in self._data if k not in self._known]
+            typo = difflib.get_close_matches(key, strangers, n=1)
+            if typo:
+                message += f" (« {self.dotted(typo[0])} » est-il une faute de frappe ?)"
+            raise self.error(key, message, expected)
+        return default
+
+    def string(
+        self, key: str, default: Any = _MISSING, *, choices: tuple[str, ...] = ()
+    ) -> str:
+        """A string; with `choices`, one of them."""
+        expected = " | ".join(repr(c) for c in choices) if choices else "une chaîne"
+        value = self._get(key, default, expected)
+        if not isinstance(value, str):
+            raise self.error(key, f"type {_type_name(value)} invalide", expected)
+        if choices and value not in choices:
+            raise self.error(key, f"valeur {value!r} inconnue", expected)
+        return value
+
+    def optional_string(self, key: str) -> str | None:
+        """A string, or None when the key is absent."""
+        value = self._get(key, None, "une chaîne")
+        if value is not None and not isinstance(value, str):
+            raise self.error(key, f"type {_type_name(value)} invalide", "une chaîne")
+        return value
+
+    def boolean(self, key: str, default: Any = _MISSING) -> bool:
+        """A TOML boolean (`true`/`false`)."""
+        value = self._get(key, default, "true ou false")
+        if not isinstance(value, bool):
+            raise self.error(key, f"type {_type_name(value)} invalide", "true ou false")
+        return value
+
+    def integer(
+        self, key: str, default: Any = _MISSING, *, minimum: int | None = None
+    ) -> int:
+        """An integer, at least `minimum` when given."""
+        expected = "un entier" + (f" ≥ {minimum}" if minimum is not None else "")
+        value = self._get(key, default, expected)
+        # bool is an int subclass in Python, but `port = true` is a mistake.
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.error(key, f"type {_type_name(value)} invalide", expected)
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"valeur {value} trop petite", expected)
+        return value
+
+    def string_list(self, key: str, default: Any = ()) -> tuple[str, ...]:
+        """A list of strings."""
+        expected = "une liste de chaînes"
+        value = self._get(key, default, expected)
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, str) for v in value
+        ):
+            raise self.error(key, f"type {_type_name(value)} invalide", expected)
+        return tuple(value)
+
+    def path(
+        self, key: str, default: Any = _MISSING, *, must_exist: bool = False
+    ) -> Path:
+        """A path, resolved against the configuration file's folder."""
+        value = self.string(key, default)
+        resolved = resolve_path(self.base_dir, value)
+        if must_exist and not resolved.exists():
+            raise self.error(
+                key, f"fichier introuvable : {resolved}", "un fichier existant"
+            )
+        return resolved
+
+    def optional_path(self, key: str, *, must_exist: bool = False) -> Path | None:
+        """A path, or None when the key is absent."""
+        if key not in self._data:
+            self._known.add(key)
+            return None
+        return self.path(key, must_exist=must_exist)
+
+    def secret(self, key: str) -> str | None:
+        """A secret given by reference: `{ "$env" = "VAR" }` or `{ "$file" = "path" }`.
+
+        Secrets written in clear in the file are refused, so that the configuration can be
+        shared or backed up without leaking them.
+        """
+        expected = '{ "$env" = "VARIABLE" } ou { "$file" = "chemin" }'
+        value = self._get(key, None, expected)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping) or len(value) != 1:
+            raise self.error(key, "un secret ne s'écrit pas en clair", expected)
+        ((kind, ref),) = value.items()
+        if kind == "$env" and isinstance(ref, str):
+            if ref not in os.environ:
+                raise self.error(
+                    key, f"variable d'environnement {ref} non définie", expected
+                )
+            return os.environ[ref]
+        if kind == "$file" and isinstance(ref, str):
+            secret_path = resolve_path(self.base_dir, ref)
+            try:
+                return secret_path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise self.error(
+                    key, f"fichier {secret_path} illisible ({exc.strerror})", expected
+                ) from exc
+        raise self.error(key, f"référence {kind!r} inconnue", expected)
+
+    def table(self, key: str, *, required: bool = False) -> Section:
+        """A sub-table; an absent optional table reads as empty."""
+        value = self._get(key, _MISSING if required else {}, "une table")
+        if not isinstance(value, Mapping):
+            raise self.error(key, f"type {_type_name(value)} invalide", "une table")
+        return Section(
+            value, name=self.dotted(key), source=self.source, base_dir=self.base_dir
+        )
+
+    def finish(self) -> None:
+        """Reject every key no accessor asked for, suggesting the closest known one."""
+        for key in self._data:
+            if key in self._known:
+                continue
+            close = difflib.get_close_matches(key, sorted(self._known), n=1)
+            hint = f"vouliez-vous dire « {self.dotted(close[0])} » ?" if close else None
+            known = ", ".join(sorted(self._known)) or "aucune"
+            raise self.error(key, "clé inconnue", hint or f"une de : {known}")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the encrypted store and its key file live."""
+
+    path: Path
+    key_file: Path
+    key_passphrase: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    """Which adapters to load beyond the built-ins and the installed entry points."""
+
+    modules: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """How the service logs (never patient data, whatever the level)."""
+
+    level: str = "INFO"
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class PracticeSettings:
+    """Who the practice is, as shown to patients and in reports.
+
+    `patient_id_authorities` names the assigning authorities (name or OID of HL7 PID-3.4) under
+    which a message's `PI` identifier is the practice's own patient id; a lab's or a hospital's
+    local ids are never matched against ours.
+    """
+
+    name: str = ""
+    patient_id_authorities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FmtConfig:
+    """The whole validated configuration of one installation."""
+
+    path: Path
+    store: StoreSettings
+    practice: PracticeSettings = PracticeSettings()
+    plugins: PluginSettings = PluginSettings()
+    logging: LoggingSettings = LoggingSettings()
+    adapter_tables: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=dict, repr=False
+    )
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths are resolved against."""
+        return self.path.parent
+
+    def adapter_section(self, name: str) -> Section | None:
+        """The `[adapters.NAME]` table for the adapter `name`, or None when absent.
+
+        The adapter reads its keys through the returned Section and calls `finish()` so that
+        its own typos are reported like the core's.
+        """
+        data = self.adapter_tables.get(name)
+        if data is None:
+            return None
+        return Section(
+            data,
+            name=f"adapters.{name}",
+            source=self.path,
+            base_dir=self.base_dir,
+        )
+
+
+def resolve_path(base_dir: Path, value: str) -> Path:
+    """`value` with `~` expanded, relative to `base_dir` unless absolute."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def _type_name(value: Any) -> str:
+    names = {str: "chaîne", bool: "booléen", int: "entier", float: "nombre"}
+    names |= {list: "liste", dict: "table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def config_path_from(arg: str | None, environ: Mapping[str, str]) -> Path:
+    """The configuration file named by `--config` or, failing that, by `FMT_CONFIG`."""
+    value = arg or environ.get(CONFIG_ENV_VAR)
+    if not value:
+        raise ConfigError(
+            "aucune configuration indiquée",
+            expected=f"--config CHEMIN ou la variable {CONFIG_ENV_VAR}",
+        )
+    return Path(value).expanduser()
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file, turning I/O and syntax errors into ConfigError (with the line)."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError("fichier de configuration introuvable", path=path) from exc
+    except OSError as exc:
+        raise ConfigError(f"fichier illisible ({exc.strerror})", path=path) from exc
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message already says "at line N, column M".
+        raise ConfigError(f"TOML invalide : {exc}", path=path) from exc
+
+
+def load_config(path: Path) -> FmtConfig:
+    """Read and validate the configuration file at `path`."""
+    path = path.absolute()
+    root = Section(read_toml(path), name="", source=path, base_dir=path.parent)
+
+    practice = root.table("practice")
+    practice_settings = PracticeSettings(
+        name=practice.string("name", ""),
+        patient_id_authorities=practice.string_list("patient_id_authorities"),
+    )
+    practice.finish()
+
+    store = root.table("store", required=True)
+    store_settings = StoreSettings(
+        path=store.path("path", "fmt.sqlite3"),
+        key_file=store.path("key_file", "fmt.key", must_exist=True),
+        key_passphrase=store.secret("key_passphrase"),
+    )
+    store.finish()
+
+    plugins = root.table("plugins")
+    plugin_settings = PluginSettings(
+        modules=plugins.string_list("modules"), disable=plugins.string_list("disable")
+    )
+    plugins.finish()
+
+    logs = root.table("logging")
+    logging_settings = LoggingSettings(
+        level=logs.string("level", "INFO", choices=LOG_LEVELS),
+        json=logs.boolean("json", False),
+    )
+    logs.finish()
+
+    adapters = root.table("adapters")
+    adapter_tables = {name: adapters.table(name).raw for name in adapters.names()}
+    adapters.finish()
+    root.finish()
+    return FmtConfig(
+        path=path,
+        store=store_settings,
+        practice=practice_settings,
+        plugins=plugin_settings,
+        logging=logging_settings,
+        adapter_tables=adapter_tables,
+    )

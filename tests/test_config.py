@@ -1,0 +1,192 @@
+"""The configuration file: every setting validated, errors naming file, key and expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fmt_plugin.config import config_path_from, load_config
+from fmt_plugin.errors import ConfigError, ExitStatus
+from fmt_plugin.scaffold import render_config
+
+
+def write_config(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "fmt.key").write_text("{}")
+    path = tmp_path / "fmt.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_minimal_config_takes_the_defaults(tmp_path):
+    """A config with only a [store] table gets the documented defaults."""
+    config = load_config(write_config(tmp_path, "[store]\n"))
+    assert config.store.path == tmp_path / "fmt.sqlite3"
+    assert config.store.key_file == tmp_path / "fmt.key"
+    assert config.logging.level == "INFO"
+    assert config.plugins.modules == ()
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path):
+    """Relative paths are taken from the configuration file's folder, not the cwd."""
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "k").write_text("{}")
+    path = tmp_path / "fmt.toml"
+    path.write_text('[store]\npath = "data/db.sqlite3"\nkey_file = "keys/k"\n')
+    config = load_config(path)
+    assert config.store.path == tmp_path / "data" / "db.sqlite3"
+    assert config.store.key_file == tmp_path / "keys" / "k"
+
+
+def test_unknown_key_is_named_with_a_suggestion(tmp_path):
+    """A typo in a key is refused, naming the file, the dotted key and the likely intent."""
+    path = write_config(tmp_path, '[store]\npth = "x.sqlite3"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "store.pth" in message
+    assert "store.path" in message
+
+
+def test_unknown_section_is_refused(tmp_path):
+    """An unknown top-level table is refused by name."""
+    path = write_config(tmp_path, "[store]\n[stor]\n")
+    with pytest.raises(ConfigError, match="« stor »"):
+        load_config(path)
+
+
+def test_wrong_type_names_the_key_and_the_expected_type(tmp_path):
+    """A value of the wrong type says what was expected."""
+    path = write_config(tmp_path, "[store]\n[logging]\njson = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "logging.json"
+    assert info.value.expected == "true ou false"
+
+
+def test_value_outside_choices_is_refused(tmp_path):
+    """A log level outside the list is refused with the list."""
+    path = write_config(tmp_path, '[store]\n[logging]\nlevel = "LOUD"\n')
+    with pytest.raises(ConfigError, match="'DEBUG'"):
+        load_config(path)
+
+
+def test_missing_key_file_is_named(tmp_path):
+    """A key file that does not exist is reported with its key and path."""
+    path = tmp_path / "fmt.toml"
+    path.write_text('[store]\nkey_file = "absent.key"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "store.key_file"
+    assert "absent.key" in str(info.value)
+
+
+def test_missing_config_file_is_reported(tmp_path):
+    """A configuration path that does not exist is a ConfigError naming it."""
+    with pytest.raises(ConfigError, match="introuvable"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_toml_syntax_error_gives_the_line(tmp_path):
+    """A TOML syntax error reports the file and the line."""
+    path = write_config(tmp_path, "[store]\npath = \n")
+    with pytest.raises(ConfigError, match="line 2"):
+        load_config(path)
+
+
+def test_missing_store_table_is_required(tmp_path):
+    """The [store] table is mandatory."""
+    path = write_config(tmp_path, "[logging]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "store"
+
+
+def test_secret_from_environment(tmp_path, monkeypatch):
+    """A secret given as { "$env" = VAR } is read from the environment."""
+    monkeypatch.setenv("FMT_TEST_PASS", "s3cret")
+    body = '[store]\nkey_passphrase = { "$env" = "FMT_TEST_PASS" }\n'
+    config = load_config(write_config(tmp_path, body))
+    assert config.store.key_passphrase == "s3cret"
+    assert "s3cret" not in repr(config)
+
+
+def test_secret_from_file(tmp_path):
+    """A secret given as { "$file" = path } is read from that file, stripped."""
+    (tmp_path / "pass.txt").write_text("from-file\n")
+    body = '[store]\nkey_passphrase = { "$file" = "pass.txt" }\n'
+    config = load_config(write_config(tmp_path, body))
+    assert config.store.key_passphrase == "from-file"
+
+
+def test_secret_in_clear_is_refused(tmp_path):
+    """A secret written in clear in the file is refused."""
+    path = write_config(tmp_path, '[store]\nkey_passphrase = "hunter2"\n')
+    with pytest.raises(ConfigError, match="en clair") as info:
+        load_config(path)
+    assert "hunter2" not in str(info.value)
+
+
+def test_secret_from_unset_variable_is_named(tmp_path, monkeypatch):
+    """An $env reference to an unset variable names the variable."""
+    monkeypatch.delenv("FMT_UNSET_VAR", raising=False)
+    body = '[store]\nkey_passphrase = { "$env" = "FMT_UNSET_VAR" }\n'
+    with pytest.raises(ConfigError, match="FMT_UNSET_VAR"):
+        load_config(write_config(tmp_path, body))
+
+
+def test_config_errors_exit_with_usage_status():
+    """Configuration errors map to exit status 2."""
+    assert ConfigError("x").exit_status == ExitStatus.USAGE == 2
+
+
+def test_config_path_comes_from_environment_when_no_option(tmp_path):
+    """FMT_CONFIG names the configuration when --config is absent."""
+    assert config_path_from(None, {"FMT_CONFIG": "/a/fmt.toml"}) == Path("/a/fmt.toml")
+    assert config_path_from("/b.toml", {"FMT_CONFIG": "/a.toml"}) == Path("/b.toml")
+
+
+def test_no_config_path_at_all_is_a_config_error():
+    """Without --config nor FMT_CONFIG the command says how to give one."""
+    with pytest.raises(ConfigError, match="FMT_CONFIG"):
+        config_path_from(None, {})
+
+
+def test_adapter_section_reports_its_own_unknown_keys(tmp_path):
+    """An adapter's table checks its keys with the adapter's dotted prefix."""
+    body = '[store]\n[adapters.vendor_x]\nurl = "http://ehr"\ntoken_typo = 1\n'
+    config = load_config(write_config(tmp_path, body))
+    section = config.adapter_section("vendor_x")
+    assert section is not None
+    assert section.string("url") == "http://ehr"
+    with pytest.raises(ConfigError, match=r"adapters\.vendor_x\.token_typo"):
+        section.finish()
+    assert config.adapter_section("other") is None
+
+
+def test_rendered_config_is_valid_without_roster(tmp_path):
+    """The file `init` writes loads cleanly when no roster is configured."""
+    (tmp_path / "fmt.key").write_text("{}")
+    path = tmp_path / "fmt.toml"
+    path.write_text(render_config(store_path="fmt.sqlite3", key_file="fmt.key"))
+    config = load_config(path)
+    assert config.adapter_tables == {}
+
+
+def test_example_config_in_the_repository_is_valid(tmp_path):
+    """config/fmt-plugin.example.toml is what `init` writes, and it validates."""
+    example = Path(__file__).parents[1] / "config" / "fmt-plugin.example.toml"
+    text = example.read_text(encoding="utf-8")
+    assert text == render_config(
+        store_path="fmt.sqlite3",
+        key_file="fmt.key",
+        roster=Path("/srv/fmt/export/patients.csv"),
+        acts=Path("/srv/fmt/export/actes.csv"),
+        practice_name="Cabinet médical des Tilleuls",
+    )
+    (tmp_path / "fmt.key").write_text("{}")
+    copy = tmp_path / "fmt.toml"
+    copy.write_text(text, encoding="utf-8")
+    config = load_config(copy)
+    assert set(config.adapter_tables) == {"csv_roster"}
