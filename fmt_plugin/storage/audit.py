@@ -1,0 +1,227 @@
+"""Append to and verify the HMAC-SHA256 hash-chained audit log.
+
+Entry n carries `mac_n = HMAC(audit_key, mac_{n-1} || canonical JSON of the entry)`, the
+first entry chaining from 32 zero bytes. `audit_head` holds the last seq and mac under their
+own HMAC, so that removing entries from the end of the log is detected too. Entries name
+actors, actions and internal ids only, never patient data.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from hashlib import sha256
+
+from fmt_plugin.errors import AuditChainError
+
+MAC_BYTES = 32
+GENESIS_MAC = bytes(MAC_BYTES)
+HEAD_LABEL = b"head"
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The result of `AuditLog.verify`: `first_broken` is the seq of the first bad entry."""
+
+    ok: bool
+    entries: int
+    first_broken: int | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class _Head:
+    seq: int
+    mac: bytes
+    head_mac: bytes
+
+
+class AuditLog:
+    """The audit chain stored in `audit_log` and `audit_head` of one SQLite connection."""
+
+    def __init__(self, conn: sqlite3.Connection, key: bytes) -> None:
+        self._conn = conn
+        self._key = key
+
+    def __repr__(self) -> str:
+        return "<AuditLog>"
+
+    def append(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        detail: str | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        """Add one entry and move the head; return its seq.
+
+        Runs inside the caller's transaction, so the entry commits or rolls back with the
+        change it records. Raises AuditChainError, writing nothing, if the head is missing
+        or forged: extending a tampered chain would hide the tampering.
+        """
+        prev_seq, prev_mac = self._checked_head()
+        seq = prev_seq + 1
+        when = _timestamp(at)
+        mac = self._entry_mac(prev_mac, seq, when, actor, action, target, detail)
+        self._conn.execute(
+            "INSERT INTO audit_log"
+            " (seq, at, actor, action, target, detail, prev_mac, mac)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, when, actor, action, target, detail, prev_mac, mac),
+        )
+        self._conn.execute(
+            "INSERT INTO audit_head (id, seq, mac, head_mac) VALUES (1, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE"
+            " SET seq = excluded.seq, mac = excluded.mac, head_mac = excluded.head_mac",
+            (seq, mac, self._head_mac(seq, mac)),
+        )
+        return seq
+
+    def verify(self) -> AuditReport:
+        """Recompute every mac in seq order, then check the head against the last entry.
+
+        Reads one consistent snapshot; writes nothing.
+        """
+        # A read transaction, unless the caller already holds one, so that an append
+        # committed between the two SELECTs cannot look like a forged head.
+        own = not self._conn.in_transaction
+        if own:
+            self._conn.execute("BEGIN")
+        try:
+            rows = self._conn.execute(
+                "SELECT seq, at, actor, action, target, detail, prev_mac, mac"
+                " FROM audit_log ORDER BY seq"
+            ).fetchall()
+            head = self._read_head()
+        finally:
+            if own:
+                self._conn.execute("COMMIT")
+        return self._verify_rows(rows, head)
+
+    def _verify_rows(
+        self, rows: list[tuple[object, ...]], head: _Head | None
+    ) -> AuditReport:
+        expected_seq, expected_prev = 1, GENESIS_MAC
+        for row in rows:
+            problem = self._row_problem(row, expected_seq, expected_prev)
+            if problem is not None:
+                # A gap reports the first missing seq; otherwise seq == expected_seq.
+                return AuditReport(False, len(rows), expected_seq, problem)
+            mac = row[7]
+            expected_seq += 1
+            expected_prev = mac if isinstance(mac, bytes) else b""
+        problem_at = self._head_problem(head, expected_seq - 1, expected_prev)
+        if problem_at is not None:
+            return AuditReport(False, len(rows), *problem_at)
+        return AuditReport(True, len(rows), None, None)
+
+    def _row_problem(
+        self, row: tuple[object, ...], expected_seq: int, expected_prev: bytes
+    ) -> str | None:
+        seq, at, actor, action, target, detail, prev_mac, mac = row
+        if seq != expected_seq:
+            return f"entrée n° {expected_seq} supprimée (ou renumérotée)"
+        if not all(isinstance(value, str) for value in (at, actor, action)) or not all(
+            value is None or isinstance(value, str) for value in (target, detail)
+        ):
+            return "entrée modifiée : type de colonne inattendu"
+        if not isinstance(prev_mac, bytes) or not hmac.compare_digest(
+            prev_mac, expected_prev
+        ):
+            return "chaînage rompu : prev_mac ne correspond pas à l'entrée précédente"
+        computed = self._entry_mac(
+            prev_mac,
+            expected_seq,
+            str(at),
+            str(actor),
+            str(action),
+            None if target is None else str(target),
+            None if detail is None else str(detail),
+        )
+        if not isinstance(mac, bytes) or not hmac.compare_digest(mac, computed):
+            return "entrée modifiée : le MAC ne correspond pas"
+        return None
+
+    def _head_problem(
+        self, head: _Head | None, last_seq: int, last_mac: bytes
+    ) -> tuple[int, str] | None:
+        """(first broken seq, reason) when the head does not vouch for the last entry."""
+        if head is None:
+            if last_seq == 0:
+                return None
+            return last_seq, "tête du journal absente"
+        if not hmac.compare_digest(head.head_mac, self._head_mac(head.seq, head.mac)):
+            return max(1, min(head.seq, last_seq + 1)), "tête du journal modifiée"
+        if head.seq > last_seq:
+            return (
+                last_seq + 1,
+                f"fin du journal supprimée (dernière entrée : {head.seq})",
+            )
+        if head.seq < last_seq:
+            return head.seq + 1, "entrées ajoutées après la tête du journal"
+        if not hmac.compare_digest(head.mac, last_mac):
+            return last_seq, "la tête du journal ne correspond pas à la dernière entrée"
+        return None
+
+    def _checked_head(self) -> tuple[int, bytes]:
+        head = self._read_head()
+        if head is None:
+            row = self._conn.execute("SELECT MAX(seq) FROM audit_log").fetchone()
+            if row[0] is not None:
+                raise AuditChainError(int(row[0]), "tête du journal absente")
+            return 0, GENESIS_MAC
+        if not hmac.compare_digest(head.head_mac, self._head_mac(head.seq, head.mac)):
+            raise AuditChainError(head.seq, "tête du journal modifiée")
+        return head.seq, head.mac
+
+    def _read_head(self) -> _Head | None:
+        row = self._conn.execute(
+            "SELECT seq, mac, head_mac FROM audit_head WHERE id = 1"
+        ).fetchone()
+        if row is None:
+            return None
+        seq, mac, head_mac = row
+        if not (isinstance(seq, int) and isinstance(mac, bytes)):
+            # Typed wrongly by someone writing raw SQL: treat as forged, never crash.
+            return _Head(-1, b"", b"")
+        return _Head(seq, mac, head_mac if isinstance(head_mac, bytes) else b"")
+
+    def _entry_mac(
+        self,
+        prev_mac: bytes,
+        seq: int,
+        at: str,
+        actor: str,
+        action: str,
+        target: str | None,
+        detail: str | None,
+    ) -> bytes:
+        payload = {
+            "seq": seq,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "detail": detail,
+        }
+        canonical = json.dumps(
+            payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+        return hmac.new(self._key, prev_mac + canonical, sha256).digest()
+
+    def _head_mac(self, seq: int, mac: bytes) -> bytes:
+        message = HEAD_LABEL + b"\x00" + seq.to_bytes(8, "big", signed=True) + mac
+        return hmac.new(self._key, message, sha256).digest()
+
+
+def _timestamp(at: datetime | None) -> str:
+    if at is None:
+        at = datetime.now(UTC)
+    elif at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("audit timestamps must be timezone-aware")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")

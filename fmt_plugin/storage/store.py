@@ -1,0 +1,415 @@
+"""The encrypted patient store: typed reads and writes, the only code that touches ciphertext.
+
+Every value that names or describes a patient is encrypted with `FieldCipher`, bound to its
+table, row and column; the INS is findable only through its HMAC blind index. Every change
+appends an audit entry in the same transaction. The practice's own patient id stays in clear:
+it is our internal id and appears in logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from fmt_plugin.errors import DecryptionError, StoreError
+from fmt_plugin.model import Patient
+from fmt_plugin.storage import db
+from fmt_plugin.storage.audit import AuditLog, AuditReport
+from fmt_plugin.storage.crypto import FieldCipher
+from fmt_plugin.storage.keys import KeyRing
+
+PATIENTS = "patients"
+IDENTITY = "identity"
+INS_KIND = "ins"
+FINGERPRINT_META = "keyring_fingerprint"
+CREATED_META = "created_at"
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    """What `Store.sync_roster` did, in patient counts."""
+
+    added: int
+    updated: int
+    unchanged: int
+    deactivated: int
+
+
+@dataclass(frozen=True)
+class _Row:
+    patient_id: str
+    identity: bytes
+    active: bool
+
+
+class Store:
+    """One store file opened with its key ring; use as a context manager or call `close()`."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, keyring: KeyRing) -> None:
+        """Wrap an open, migrated connection; use `create` or `open` instead."""
+        self.path = path
+        self._conn = conn
+        self._cipher = FieldCipher(keyring)
+        self._audit = AuditLog(conn, keyring.audit_key)
+
+    def __repr__(self) -> str:
+        return f"<Store {self.path}>"
+
+    @property
+    def schema_version(self) -> int:
+        """The number of the last schema migration applied to this store."""
+        return db.current_version(self._conn)
+
+    @classmethod
+    def create(cls, path: Path, keyring: KeyRing, *, actor: str) -> Store:
+        """Create a new empty store at `path` (mode 0600) for `keyring`, audited as `actor`.
+
+        Refuses an existing file. On failure the half-made file is removed.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _create_private_file(path)
+        try:
+            conn = db.connect(path)
+        except BaseException:
+            _remove_store_files(path)
+            raise
+        try:
+            db.migrate(conn, path)
+            with db.transaction(conn):
+                _set_meta(conn, FINGERPRINT_META, keyring.fingerprint())
+                _set_meta(conn, CREATED_META, db.utc_now())
+                AuditLog(conn, keyring.audit_key).append(
+                    actor=actor, action="store.create", target=path.name
+                )
+        except sqlite3.Error as exc:
+            conn.close()
+            _remove_store_files(path)
+            raise StoreError(f"{path}: création impossible ({exc})") from exc
+        except BaseException:
+            conn.close()
+            _remove_store_files(path)
+            raise
+        return cls(path, conn, keyring)
+
+    @classmethod
+    def open(cls, path: Path, keyring: KeyRing) -> Store:
+        """Open the existing store at `path`, check it belongs to `keyring`, apply migrations."""
+        if not path.exists():
+            raise StoreError(
+                f"{path}: base introuvable ; créez-la avec « fmt-plugin init »"
+            )
+        conn = db.connect(path)
+        try:
+            db.check_not_newer(conn, path)
+            _check_fingerprint(conn, path, keyring)
+            db.migrate(conn, path)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"{path}: base illisible ({exc})") from exc
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path, conn, keyring)
+
+    def close(self) -> None:
+        """Close the connection; SQLite checkpoints the WAL into the main file."""
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- roster ------------------------------------------------------------------------
+
+    def sync_roster(self, patients: Iterable[Patient], *, actor: str) -> SyncSummary:
+        """Make the stored roster equal to `patients`, in one transaction.
+
+        New patients are added, changed ones updated (or reactivated), and active patients
+        missing from the batch are marked inactive, never deleted. Each change is audited
+        with the patient id only. On any error nothing is written. Raises StoreError if the
+        batch holds the same patient id twice.
+        """
+        batch = _unique_by_id(patients)
+        now = db.utc_now()
+        added = updated = unchanged = deactivated = 0
+        with self._write():
+            existing = {row.patient_id: row for row in self._rows(active_only=False)}
+            for patient_id, patient in batch.items():
+                row = existing.get(patient_id)
+                if row is None:
+                    self._insert(patient, now, actor)
+                    added += 1
+                elif self._update_if_changed(row, patient, now, actor):
+                    updated += 1
+                else:
+                    unchanged += 1
+            for row in existing.values():
+                if row.active and row.patient_id not in batch:
+                    self._deactivate(row.patient_id, now, actor)
+                    deactivated += 1
+        return SyncSummary(added, updated, unchanged, deactivated)
+
+    def _insert(self, patient: Patient, now: str, actor: str) -> None:
+        self._conn.execute(
+            "INSERT INTO patients"
+            " (patient_id, ins_index, identity, active, created_at, updated_at)"
+            " VALUES (?, ?, ?, 1, ?, ?)",
+            (
+                patient.patient_id,
+                self._ins_index(patient.ins),
+                self._encrypt_identity(patient),
+                now,
+                now,
+            ),
+        )
+        self._audit.append(actor=actor, action="patient.add", target=patient.patient_id)
+
+    def _update_if_changed(
+        self, row: _Row, patient: Patient, now: str, actor: str
+    ) -> bool:
+        """Rewrite the row if its content or active flag differs; True when it did."""
+        changed = _changed_fields(self._decrypt_identity(row), patient.to_dict())
+        if not row.active:
+            changed.append("active")
+        if not changed:
+            return False
+        self._conn.execute(
+            "UPDATE patients SET ins_index = ?, identity = ?, active = 1, updated_at = ?"
+            " WHERE patient_id = ?",
+            (
+                self._ins_index(patient.ins),
+                self._encrypt_identity(patient),
+                now,
+                patient.patient_id,
+            ),
+        )
+        # Field names only: which columns changed is useful and says nothing of their values.
+        self._audit.append(
+            actor=actor,
+            action="patient.update",
+            target=patient.patient_id,
+            detail="fields=" + ",".join(sorted(changed)),
+        )
+        return True
+
+    def _deactivate(self, patient_id: str, now: str, actor: str) -> None:
+        self._conn.execute(
+            "UPDATE patients SET active = 0, updated_at = ? WHERE patient_id = ?",
+            (now, patient_id),
+        )
+        self._audit.append(actor=actor, action="patient.deactivate", target=patient_id)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def get_patient(self, patient_id: str) -> Patient | None:
+        """The stored patient with this id, active or not; None if unknown.
+
+        Raises DecryptionError if the row does not decrypt under this key ring.
+        """
+        row = self._conn.execute(
+            "SELECT patient_id, identity, active FROM patients WHERE patient_id = ?",
+            (patient_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Patient.from_dict(self._decrypt_identity(_to_row(row)))
+
+    def patient_ids(self, *, active_only: bool = True) -> list[str]:
+        """The stored patient ids in sorted order (only active patients by default)."""
+        sql = "SELECT patient_id FROM patients"
+        if active_only:
+            sql += " WHERE active = 1"
+        return [r[0] for r in self._conn.execute(sql + " ORDER BY patient_id")]
+
+    def iter_patients(self, *, active_only: bool = True) -> Iterator[Patient]:
+        """Yield stored patients in patient-id order, decrypting one at a time."""
+        # Rows are fetched first so no cursor stays open while the caller works.
+        for row in self._rows(active_only=active_only):
+            yield Patient.from_dict(self._decrypt_identity(row))
+
+    def find_patient_ids_by_ins(
+        self, ins: str, *, active_only: bool = True
+    ) -> list[str]:
+        """Ids of the patients whose INS equals `ins` (blind-index lookup), sorted.
+
+        A list, not an id: two rows sharing an INS is a data problem the caller must see.
+        """
+        index = self._ins_index(ins)
+        if index is None:
+            return []
+        sql = "SELECT patient_id FROM patients WHERE ins_index = ?"
+        if active_only:
+            sql += " AND active = 1"
+        return [
+            r[0] for r in self._conn.execute(sql + " ORDER BY patient_id", (index,))
+        ]
+
+    # --- audit -------------------------------------------------------------------------
+
+    def record_admin_action(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Append one audit entry for an administrative action (its own transaction)."""
+        with self._write():
+            self._audit.append(actor=actor, action=action, target=target, detail=detail)
+
+    def verify_audit(self) -> AuditReport:
+        """Check the whole audit chain and its head; writes nothing."""
+        try:
+            return self._audit.verify()
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"{self.path}: lecture du journal impossible ({exc})"
+            ) from exc
+
+    # --- helpers -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write transaction whose SQLite errors become StoreError (after rollback)."""
+        try:
+            with db.transaction(self._conn):
+                yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: écriture impossible ({exc})") from exc
+
+    def _rows(self, *, active_only: bool) -> list[_Row]:
+        sql = "SELECT patient_id, identity, active FROM patients"
+        if active_only:
+            sql += " WHERE active = 1"
+        cursor = self._conn.execute(sql + " ORDER BY patient_id")
+        return [_to_row(r) for r in cursor.fetchall()]
+
+    def _ins_index(self, ins: str | None) -> bytes | None:
+        normalized = _normalize_ins(ins)
+        if normalized is None:
+            return None
+        return self._cipher.blind_index(INS_KIND, normalized)
+
+    def _encrypt_identity(self, patient: Patient) -> bytes:
+        plain = json.dumps(patient.to_dict(), sort_keys=True, ensure_ascii=False)
+        return self._cipher.encrypt(
+            plain.encode("utf-8"),
+            table=PATIENTS,
+            record_id=patient.patient_id,
+            field=IDENTITY,
+        )
+
+    def _decrypt_identity(self, row: _Row) -> dict[str, Any]:
+        plain = self._cipher.decrypt(
+            row.identity, table=PATIENTS, record_id=row.patient_id, field=IDENTITY
+        )
+        try:
+            data = json.loads(plain.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            # Authenticated yet unreadable: written by a bug, reported like any bad value.
+            raise DecryptionError() from None
+        if not isinstance(data, dict):
+            raise DecryptionError()
+        return data
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty file, atomically refusing an existing one; SQLite fills it later.
+
+    The 0600 mode carries over to the -wal and -shm files, which SQLite creates with the
+    main file's permissions.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        raise StoreError(
+            f"{path}: le fichier existe déjà ; il n'est jamais écrasé"
+        ) from None
+    except OSError as exc:
+        raise StoreError(f"{path}: création impossible ({exc.strerror})") from exc
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _remove_store_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(OSError):
+            Path(f"{path}{suffix}").unlink()
+
+
+def _check_fingerprint(conn: sqlite3.Connection, path: Path, keyring: KeyRing) -> None:
+    try:
+        row = conn.execute(
+            "SELECT value FROM meta WHERE key = ?", (FINGERPRINT_META,)
+        ).fetchone()
+    except sqlite3.OperationalError:
+        # No meta table: some other SQLite file, or a create that never finished.
+        row = None
+    if row is None or not isinstance(row[0], str):
+        raise StoreError(
+            f"{path}: ce n'est pas une base fmt-plugin (empreinte absente)"
+        )
+    if not hmac.compare_digest(row[0], keyring.fingerprint()):
+        raise StoreError(
+            f"{path}: ce fichier de clés n'appartient pas à cette base"
+            " (this key file does not belong to this store)"
+        )
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def _to_row(row: tuple[Any, ...]) -> _Row:
+    patient_id, identity, active = row
+    if not isinstance(identity, bytes):
+        # Not a ciphertext at all (e.g. hand-edited to text): as opaque as a bad tag.
+        raise DecryptionError()
+    return _Row(str(patient_id), identity, bool(active))
+
+
+def _normalize_ins(ins: str | None) -> str | None:
+    """One spelling per INS, so that the same INS always gives the same blind index."""
+    if ins is None:
+        return None
+    normalized = "".join(ins.split()).upper()
+    return normalized or None
+
+
+def _unique_by_id(patients: Iterable[Patient]) -> dict[str, Patient]:
+    batch: dict[str, Patient] = {}
+    for patient in patients:
+        if patient.patient_id in batch:
+            raise StoreError(
+                f"identifiant patient en double dans le lot : {patient.patient_id}"
+            )
+        batch[patient.patient_id] = patient
+    return batch
+
+
+def _changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    return [
+        name for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)
+    ]
