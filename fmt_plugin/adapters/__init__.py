@@ -1,0 +1,12 @@
+"""The built-in adapters, registered like third-party ones (datasette's DEFAULT_PLUGINS).
+
+Each entry is `(plugin name, "module:Class")`; the plugin host instantiates the class once per
+plugin manager, so no state leaks between managers (or tests).
+"""
+
+from __future__ import annotations
+
+BUILTIN_ADAPTERS: tuple[tuple[str, str], ...] = (
+    ("code_systems", "fmt_plugin.adapters.code_systems:CodeSystemNames"),
+    ("csv_roster", "fmt_plugin.adapters.csv_roster:CsvRosterAdapter"),
+)

@@ -1,0 +1,71 @@
+"""Default patient matching: the INS through the store's blind index, then the practice's own id.
+
+Follows the French CI-SIS rule: a message whose identity is unknown, ambiguous or inconsistent
+is not matched (the caller quarantines it); guessing a patient is worse than asking a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from fmt_plugin import __version__
+from fmt_plugin.hooks import hookimpl
+from fmt_plugin.model import AdapterInfo, PatientIdentifier
+
+if TYPE_CHECKING:
+    from fmt_plugin.storage import Store
+
+#: Assigning-authority OIDs of the INS: production INS-NIR, then the ANS test and demo OIDs.
+INS_AUTHORITY_OIDS = frozenset(
+    {"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"}
+)
+
+
+def is_ins_identifier(identifier: PatientIdentifier) -> bool:
+    """True when the identifier is an INS matricule under a national INS authority."""
+    authority_parts = set(identifier.authority.replace("&", "^").split("^"))
+    return identifier.kind == "INS" and bool(authority_parts & INS_AUTHORITY_OIDS)
+
+
+class StorePatientMatcher:
+    """Matches against the patients synchronised into the store."""
+
+    def __init__(self, store: Store, practice_authorities: Sequence[str] = ()) -> None:
+        self._store = store
+        self._authorities = frozenset(practice_authorities)
+
+    @hookimpl
+    def fmt_adapter_info(self) -> AdapterInfo:
+        """Name this built-in."""
+        return AdapterInfo(
+            name="patient_match",
+            version=__version__,
+            description="rapprochement par INS puis identifiant du cabinet",
+        )
+
+    def _is_practice_id(self, identifier: PatientIdentifier) -> bool:
+        authority_parts = set(identifier.authority.replace("&", "^").split("^"))
+        return identifier.kind == "PI" and bool(authority_parts & self._authorities)
+
+    @hookimpl(trylast=True)
+    def fmt_match_patient(self, identifiers: Sequence[PatientIdentifier]) -> str | None:
+        """One patient id when every usable identifier points to that same patient."""
+        by_ins = {
+            pid
+            for ident in identifiers
+            if is_ins_identifier(ident)
+            for pid in self._store.find_patient_ids_by_ins(ident.value)
+        }
+        by_local = {
+            ident.value
+            for ident in identifiers
+            if self._is_practice_id(ident)
+            and self._store.get_patient(ident.value) is not None
+        }
+        has_ins = any(is_ins_identifier(ident) for ident in identifiers)
+        # An INS we do not know is "unknown patient" even if a local id matches: the ANS rule.
+        candidates = by_ins if has_ins else by_local
+        if len(candidates) != 1 or (by_local and by_local != candidates):
+            return None
+        return next(iter(candidates))
