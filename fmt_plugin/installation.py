@@ -1,0 +1,59 @@
+"""Open an existing installation: configuration, key file, encrypted store and plugin manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import pluggy
+
+from fmt_plugin.adapters.patient_match import StorePatientMatcher
+from fmt_plugin.config import FmtConfig, load_config
+from fmt_plugin.hooks.host import build_plugin_manager
+from fmt_plugin.storage import Store, load_key_file
+
+
+@dataclass
+class Installation:
+    """Everything a command needs, opened together and closed together."""
+
+    config: FmtConfig
+    store: Store
+    pm: pluggy.PluginManager
+
+    def close(self) -> None:
+        """Close the store (the plugin manager holds no resources)."""
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_installation(config_path: Path) -> Installation:
+    """Validate the configuration, unlock the keys, open the store and load every adapter.
+
+    Raises ConfigError/KeyFileError (bad settings), StoreError (store missing or not ours) or
+    PluginError (an adapter failed): nothing is left open on failure.
+    """
+    config = load_config(config_path)
+    keyring = load_key_file(
+        config.store.key_file, passphrase=config.store.key_passphrase
+    )
+    store = Store.open(config.store.path, keyring)
+    try:
+        matcher = StorePatientMatcher(store, config.practice.patient_id_authorities)
+        pm = build_plugin_manager(config, extra_plugins=[("patient_match", matcher)])
+    except BaseException:
+        store.close()
+        raise
+    return Installation(config=config, store=store, pm=pm)

@@ -1,0 +1,188 @@
+"""Create a new installation in a folder: annotated `fmt.toml`, a fresh key file, an empty store."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from fmt_plugin.errors import ConfigError, KeyFileError
+from fmt_plugin.storage import Store, generate_key_file
+
+CONFIG_NAME = "fmt.toml"
+KEY_NAME = "fmt.key"
+STORE_NAME = "fmt.sqlite3"
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    """What `fmt-plugin init` was asked for."""
+
+    directory: Path
+    roster: Path | None = None
+    acts: Path | None = None
+    passphrase_env: str | None = None
+    practice_name: str = ""
+
+
+def init_installation(options: InitOptions, *, actor: str) -> Path:
+    """Create the installation and return the path of its configuration file.
+
+    Nothing is overwritten: an existing key file, configuration or store stops everything before
+    the first write, because overwriting a key makes every encrypted value unreadable for good.
+    """
+    directory = options.directory.absolute()
+    config_path = directory / CONFIG_NAME
+    key_path = directory / KEY_NAME
+    store_path = directory / STORE_NAME
+    _refuse_existing(key_path, config_path, store_path)
+    roster = _existing_input(options.roster, "--roster")
+    acts = _existing_input(options.acts, "--acts")
+    if acts is not None and roster is None:
+        raise ConfigError("--acts n'a de sens qu'avec --roster", expected="--roster")
+    passphrase = _passphrase(options.passphrase_env)
+
+    # The folder holds the key: only its owner may list or enter it.
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keyring = generate_key_file(key_path, passphrase=passphrase)
+    with Store.create(store_path, keyring, actor=actor) as store:
+        store.record_admin_action(
+            actor=actor,
+            action="installation.init",
+            detail="csv_roster" if roster else None,
+        )
+    config_path.write_text(
+        render_config(
+            store_path=STORE_NAME,
+            key_file=KEY_NAME,
+            roster=roster,
+            acts=acts,
+            passphrase_env=options.passphrase_env,
+            practice_name=options.practice_name,
+        ),
+        encoding="utf-8",
+    )
+    return config_path
+
+
+def _refuse_existing(*paths: Path) -> None:
+    for path in paths:
+        if path.exists():
+            error = KeyFileError if path.name == KEY_NAME else ConfigError
+            raise error(
+                "existe déjà : init ne remplace jamais une installation",
+                path=path,
+                expected="un dossier sans installation",
+            )
+
+
+def _existing_input(path: Path | None, option: str) -> Path | None:
+    if path is None:
+        return None
+    resolved = path.expanduser().absolute()
+    if not resolved.is_file():
+        raise ConfigError(
+            f"{option} : fichier introuvable", path=resolved, expected="un fichier CSV"
+        )
+    return resolved
+
+
+def _passphrase(env_var: str | None) -> str | None:
+    if env_var is None:
+        return None
+    value = os.environ.get(env_var)
+    if not value:
+        raise ConfigError(
+            f"--passphrase-env : la variable {env_var} est vide ou absente",
+            expected="une phrase de passe dans cette variable",
+        )
+    return value
+
+
+def _toml_string(value: str) -> str:
+    # JSON string escapes are valid TOML basic-string escapes.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render_config(
+    *,
+    store_path: str,
+    key_file: str,
+    roster: Path | None = None,
+    acts: Path | None = None,
+    passphrase_env: str | None = None,
+    practice_name: str = "",
+) -> str:
+    """The annotated configuration file; every setting is present or shown commented out."""
+    passphrase_line = (
+        f'key_passphrase = {{ "$env" = {_toml_string(passphrase_env)} }}'
+        if passphrase_env
+        else '# key_passphrase = { "$env" = "FMT_KEY_PASSPHRASE" }'
+    )
+    if roster is not None:
+        roster_block = (
+            "[adapters.csv_roster]\n" + f"roster = {_toml_string(str(roster))}\n"
+        )
+        roster_block += (
+            f"acts = {_toml_string(str(acts))}\n"
+            if acts
+            else '# acts = "/chemin/vers/actes.csv"\n'
+        )
+    else:
+        roster_block = (
+            "# [adapters.csv_roster]\n"
+            '# roster = "/chemin/vers/patients.csv"\n'
+            '# acts = "/chemin/vers/actes.csv"\n'
+        )
+    return _TEMPLATE.format(
+        practice_name=_toml_string(practice_name),
+        store_path=_toml_string(store_path),
+        key_file=_toml_string(key_file),
+        passphrase_line=passphrase_line,
+        roster_block=roster_block,
+    )
+
+
+_TEMPLATE = """\
+# Configuration de fmt-plugin (suivi des indicateurs du Forfait Médecin Traitant).
+# Les chemins relatifs partent du dossier de ce fichier. Une clé inconnue ou mal typée
+# arrête le programme avec un message qui la nomme : rien n'est ignoré en silence.
+# Les secrets ne s'écrivent jamais en clair ici : {{ "$env" = "VARIABLE" }} ou
+# {{ "$file" = "chemin" }}.
+
+[practice]
+# Nom du cabinet, tel qu'il apparaîtra dans les rappels envoyés aux patients.
+name = {practice_name}
+# Autorités d'affectation (nom ou OID, PID-3.4 en HL7) sous lesquelles l'identifiant
+# « PI » d'un message est l'identifiant patient du cabinet. Vide : seul l'INS rapproche.
+patient_id_authorities = []
+
+[store]
+# Base de données chiffrée (SQLite, un seul fichier). Toute donnée patient y est
+# chiffrée en AES-256-GCM ; sans le fichier de clés, elle est illisible.
+path = {store_path}
+# Fichier de clés (mode 0600 obligatoire). À sauvegarder À PART de la base : qui perd
+# ce fichier perd les données ; qui vole les deux les lit.
+key_file = {key_file}
+# Phrase de passe protégeant le fichier de clés, si `init --passphrase-env` a été utilisé.
+{passphrase_line}
+
+[plugins]
+# Modules Python à charger comme adaptateurs, en plus des paquets installés qui
+# déclarent le point d'entrée `fmt_plugin.adapters`.
+modules = []
+# Adaptateurs à ne pas charger (par nom), y compris les adaptateurs intégrés.
+disable = []
+
+[logging]
+# Niveau des journaux : "DEBUG", "INFO", "WARNING" ou "ERROR". Aucun niveau ne
+# journalise de donnée patient : seuls les identifiants internes apparaissent.
+level = "INFO"
+# true : une ligne JSON par événement (pour un collecteur de journaux).
+json = false
+
+# Adaptateur intégré « csv_roster » : la patientèle exportée par le logiciel médical
+# (patient_id,ins,nom,prenom,date_naissance,sexe,ald,conditions,flags,opposition,
+# mssante,email,telephone) et, facultativement, ses actes (patient_id,date,system,code).
+{roster_block}"""

@@ -1,0 +1,68 @@
+"""Shared fixtures: the public scenario, fresh installations made by `init`, the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PUBLIC_SCENARIO = Path(__file__).parent / "data" / "public_scenario"
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What a CLI run printed and returned."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+RunCli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def public_scenario() -> Path:
+    """The public acceptance scenario (roster, acts, HL7 messages, expected statuses)."""
+    return PUBLIC_SCENARIO
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> RunCli:
+    """Run `python -m fmt_plugin ARGS` in a subprocess, as a user would, from tmp_path."""
+
+    def run(*args: str | Path, env: dict[str, str] | None = None) -> CliResult:
+        environ = {k: v for k, v in os.environ.items() if k != "FMT_CONFIG"}
+        environ.update(env or {})
+        completed = subprocess.run(
+            [sys.executable, "-m", "fmt_plugin", *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=environ,
+            timeout=120,
+            check=False,
+        )
+        return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+    return run
+
+
+@pytest.fixture
+def installation(tmp_path: Path, public_scenario: Path) -> Path:
+    """A fresh installation on the public scenario's CSV files; returns its fmt.toml."""
+    from fmt_plugin.scaffold import InitOptions, init_installation
+
+    return init_installation(
+        InitOptions(
+            directory=tmp_path / "inst",
+            roster=public_scenario / "roster.csv",
+            acts=public_scenario / "acts.csv",
+        ),
+        actor="test",
+    )
