@@ -124,14 +124,14 @@ def test_connection_is_wal_synchronous_full_with_foreign_keys(store, store_path)
 
 
 def test_migrations_recorded_and_not_reapplied(store_path, keyring):
-    """schema_migrations lists 0001 once, with the same timestamp after a re-open."""
+    """schema_migrations lists each migration once, with the same timestamp after a re-open."""
     Store.create(store_path, keyring, actor=ACTOR).close()
     with raw(store_path) as conn:
         before = conn.execute("SELECT * FROM schema_migrations").fetchall()
     Store.open(store_path, keyring).close()
     with raw(store_path) as conn:
         after = conn.execute("SELECT * FROM schema_migrations").fetchall()
-    assert [row[:2] for row in before] == [(1, "initial")]
+    assert [row[:2] for row in before] == [(1, "initial"), (2, "overrides")]
     assert after == before
 
 

@@ -9,18 +9,21 @@ it is our internal id and appears in logs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hmac
 import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from fmt_plugin.errors import DecryptionError, StoreError
 from fmt_plugin.model import Patient
+from fmt_plugin.rules.model import Override, OverrideKind
 from fmt_plugin.storage import db
 from fmt_plugin.storage.audit import AuditLog, AuditReport
 from fmt_plugin.storage.crypto import FieldCipher
@@ -28,6 +31,18 @@ from fmt_plugin.storage.keys import KeyRing
 
 PATIENTS = "patients"
 IDENTITY = "identity"
+OVERRIDES = "overrides"
+PAYLOAD = "payload"
+# The keys of the encrypted override JSON; the ids live in clear columns.
+OVERRIDE_FIELDS = (
+    "indicator",
+    "kind",
+    "author",
+    "recorded_on",
+    "reason",
+    "date",
+    "expires",
+)
 INS_KIND = "ins"
 FINGERPRINT_META = "keyring_fingerprint"
 CREATED_META = "created_at"
@@ -48,6 +63,13 @@ class _Row:
     patient_id: str
     identity: bytes
     active: bool
+
+
+@dataclass(frozen=True)
+class _OverrideRow:
+    override_id: int
+    patient_id: str
+    payload: bytes
 
 
 class Store:
@@ -259,6 +281,126 @@ class Store:
             r[0] for r in self._conn.execute(sql + " ORDER BY patient_id", (index,))
         ]
 
+    # --- overrides ---------------------------------------------------------------------
+
+    def add_override(self, override: Override, *, actor: str) -> Override:
+        """Store one practice decision for an active patient; return it with its id set.
+
+        The audit entry, in the same transaction, names the patient and the override id
+        only: the indicator, kind and reason are health data and the log is not encrypted.
+        Raises StoreError, writing nothing, if the patient is unknown or inactive or if
+        `override` already carries an id.
+        """
+        if override.override_id is not None:
+            raise StoreError(
+                f"décision n° {override.override_id} déjà enregistrée"
+                f" (patient {override.patient_id})"
+            )
+        with self._write():
+            row = self._conn.execute(
+                "SELECT active FROM patients WHERE patient_id = ?",
+                (override.patient_id,),
+            ).fetchone()
+            if row is None or not row[0]:
+                raise StoreError(
+                    f"patient inconnu ou inactif : {override.patient_id} ;"
+                    " décision non enregistrée"
+                )
+            # The id is part of the AAD, so it must be known before encrypting. BEGIN
+            # IMMEDIATE holds the write lock, so no other writer can take it meanwhile, and
+            # rows are never deleted, so MAX + 1 is the id SQLite itself would choose.
+            override_id = int(
+                self._conn.execute(
+                    "SELECT COALESCE(MAX(override_id), 0) + 1 FROM overrides"
+                ).fetchone()[0]
+            )
+            stored = dataclasses.replace(override, override_id=override_id)
+            self._conn.execute(
+                "INSERT INTO overrides (override_id, patient_id, payload, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (
+                    override_id,
+                    override.patient_id,
+                    self._encrypt_override(stored, override_id),
+                    db.utc_now(),
+                ),
+            )
+            self._audit.append(
+                actor=actor,
+                action="override.add",
+                target=override.patient_id,
+                detail=f"override_id={override_id}",
+            )
+        return stored
+
+    def revoke_override(self, override_id: int, *, actor: str) -> None:
+        """Mark a decision revoked by `actor` (kept, never deleted), audited by id only.
+
+        Raises StoreError, writing nothing, if the id is unknown or already revoked.
+        """
+        with self._write():
+            row = self._conn.execute(
+                "SELECT patient_id, revoked_at FROM overrides WHERE override_id = ?",
+                (override_id,),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"décision n° {override_id} introuvable")
+            patient_id, revoked_at = row
+            if revoked_at is not None:
+                raise StoreError(
+                    f"décision n° {override_id} (patient {patient_id}) déjà révoquée"
+                    f" le {revoked_at}"
+                )
+            self._conn.execute(
+                "UPDATE overrides SET revoked_at = ?, revoked_by = ?"
+                " WHERE override_id = ?",
+                (db.utc_now(), actor, override_id),
+            )
+            self._audit.append(
+                actor=actor,
+                action="override.revoke",
+                target=str(patient_id),
+                detail=f"override_id={override_id}",
+            )
+
+    def overrides(
+        self, patient_id: str | None = None, *, include_revoked: bool = False
+    ) -> list[Override]:
+        """The decisions of one patient (or of all), decrypted and in override-id order.
+
+        Revoked decisions are left out unless `include_revoked`; the returned records do
+        not say which ones are revoked. Raises DecryptionError if a row does not decrypt.
+        """
+        conditions: list[str] = []
+        params: list[str] = []
+        if patient_id is not None:
+            conditions.append("patient_id = ?")
+            params.append(patient_id)
+        if not include_revoked:
+            conditions.append("revoked_at IS NULL")
+        sql = "SELECT override_id, patient_id, payload FROM overrides"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        rows = self._conn.execute(sql + " ORDER BY override_id", params).fetchall()
+        return [self._decrypt_override(_to_override_row(row)) for row in rows]
+
+    def overrides_by_patient(self) -> dict[str, list[Override]]:
+        """Every decision in force, grouped by patient id (sorted), in override-id order.
+
+        One query for a whole practice. Inactive patients keep their decisions here; the
+        caller evaluates the roster it has. Raises DecryptionError if a row does not
+        decrypt.
+        """
+        rows = self._conn.execute(
+            "SELECT override_id, patient_id, payload FROM overrides"
+            " WHERE revoked_at IS NULL ORDER BY patient_id, override_id"
+        ).fetchall()
+        grouped: dict[str, list[Override]] = {}
+        for row in rows:
+            override = self._decrypt_override(_to_override_row(row))
+            grouped.setdefault(override.patient_id, []).append(override)
+        return grouped
+
     # --- audit -------------------------------------------------------------------------
 
     def record_admin_action(
@@ -314,6 +456,32 @@ class Store:
             record_id=patient.patient_id,
             field=IDENTITY,
         )
+
+    def _encrypt_override(self, override: Override, override_id: int) -> bytes:
+        plain = json.dumps(
+            _override_payload(override), sort_keys=True, ensure_ascii=False
+        )
+        return self._cipher.encrypt(
+            plain.encode("utf-8"),
+            table=OVERRIDES,
+            record_id=_override_record_id(override_id, override.patient_id),
+            field=PAYLOAD,
+        )
+
+    def _decrypt_override(self, row: _OverrideRow) -> Override:
+        plain = self._cipher.decrypt(
+            row.payload,
+            table=OVERRIDES,
+            record_id=_override_record_id(row.override_id, row.patient_id),
+            field=PAYLOAD,
+        )
+        try:
+            data = json.loads(plain.decode("utf-8"))
+            return _override_from_payload(data, row.override_id, row.patient_id)
+        except (UnicodeDecodeError, ValueError, TypeError, KeyError):
+            # Authenticated yet unreadable (json.JSONDecodeError is a ValueError): written
+            # by a bug, reported like any bad value.
+            raise DecryptionError() from None
 
     def _decrypt_identity(self, row: _Row) -> dict[str, Any]:
         plain = self._cipher.decrypt(
@@ -388,6 +556,67 @@ def _to_row(row: tuple[Any, ...]) -> _Row:
         # Not a ciphertext at all (e.g. hand-edited to text): as opaque as a bad tag.
         raise DecryptionError()
     return _Row(str(patient_id), identity, bool(active))
+
+
+def _to_override_row(row: tuple[Any, ...]) -> _OverrideRow:
+    override_id, patient_id, payload = row
+    if not isinstance(payload, bytes) or not isinstance(override_id, int):
+        # Hand-edited to another type: as opaque as a bad tag.
+        raise DecryptionError()
+    return _OverrideRow(override_id, str(patient_id), payload)
+
+
+def _override_record_id(override_id: int, patient_id: str) -> str:
+    """The AAD record id: the row and its patient, so moving a decision breaks it.
+
+    The override id is all digits, so the first "/" ends it whatever the patient id holds.
+    """
+    return f"{override_id:d}/{patient_id}"
+
+
+def _override_payload(override: Override) -> dict[str, str | None]:
+    """Everything but the ids, which live in clear columns and are bound through the AAD."""
+    return {
+        "indicator": override.indicator,
+        "kind": override.kind.value,
+        "author": override.author,
+        "recorded_on": override.recorded_on.isoformat(),
+        "reason": override.reason,
+        "date": _iso_or_none(override.date),
+        "expires": _iso_or_none(override.expires),
+    }
+
+
+def _override_from_payload(data: object, override_id: int, patient_id: str) -> Override:
+    """Rebuild an Override; ValueError, TypeError or KeyError if `data` is malformed."""
+    if not isinstance(data, dict) or set(data) != set(OVERRIDE_FIELDS):
+        raise ValueError("unexpected override payload")
+    for name in ("indicator", "kind", "author", "recorded_on", "reason"):
+        if not isinstance(data[name], str):
+            raise TypeError(name)
+    return Override(
+        patient_id=patient_id,
+        indicator=data["indicator"],
+        kind=OverrideKind(data["kind"]),
+        author=data["author"],
+        recorded_on=date.fromisoformat(data["recorded_on"]),
+        reason=data["reason"],
+        date=_date_or_none(data["date"]),
+        expires=_date_or_none(data["expires"]),
+        override_id=override_id,
+    )
+
+
+def _iso_or_none(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _date_or_none(value: object) -> date | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("date")
+    return date.fromisoformat(value)
 
 
 def _normalize_ins(ins: str | None) -> str | None:
