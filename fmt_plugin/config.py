@@ -6,6 +6,7 @@ key and what was expected. Paths are relative to the configuration file's folder
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import os
 import tomllib
@@ -109,6 +110,18 @@ class Section:
             raise self.error(key, f"type {_type_name(value)} invalide", expected)
         if minimum is not None and value < minimum:
             raise self.error(key, f"valeur {value} trop petite", expected)
+        return value
+
+    def value(self, key: str, default: Any = _MISSING, *, expected: str) -> Any:
+        """The raw value of `key`, for a caller that checks a shape the accessors lack."""
+        return self._get(key, default, expected)
+
+    def date(self, key: str) -> datetime.date:
+        """A TOML local date (`2026-03-15`, unquoted)."""
+        expected = "une date AAAA-MM-JJ (sans guillemets)"
+        value = self._get(key, _MISSING, expected)
+        if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+            raise self.error(key, f"type {_type_name(value)} invalide", expected)
         return value
 
     def string_list(self, key: str, default: Any = ()) -> tuple[str, ...]:
@@ -270,7 +283,7 @@ def resolve_path(base_dir: Path, value: str) -> Path:
 
 def _type_name(value: Any) -> str:
     names = {str: "chaîne", bool: "booléen", int: "entier", float: "nombre"}
-    names |= {list: "liste", dict: "table"}
+    names |= {list: "liste", dict: "table", datetime.date: "date"}
     return names.get(type(value), type(value).__name__)
 
 

@@ -15,7 +15,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 Sex = Literal["F", "M"]
 
 #: Code systems the rule packs understand; anything else goes through `fmt_translate_code`.
-KNOWN_CODE_SYSTEMS = frozenset({"CCAM", "NGAP", "NABM", "LOINC", "CVX", "ATC"})
+#: `EVENT` is an EHR's own structured record with no national code (e.g. `exam:9e_mois`, the
+#: compulsory child exam ticked in the EHR's form).
+KNOWN_CODE_SYSTEMS = frozenset({"CCAM", "NGAP", "NABM", "LOINC", "CVX", "ATC", "EVENT"})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,398 @@
+"""The pure rules engine: one patient's evidence and overrides in, indicator statuses out.
+
+`evaluate` reads no clock, no file, no hook: everything it needs is an argument, so an
+evaluation at a fixed `as_of` is reproducible (tests, audits, "what did we know on 1 March").
+The pack (data) says who, what and when; this module only interprets its four shapes:
+population, exclusions, and rolling / doses / seasonal rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from fmt_plugin.model import Patient
+from fmt_plugin.rules.dates import add_months, last_birthday
+from fmt_plugin.rules.model import (
+    Evidence,
+    EvidenceSource,
+    IndicatorStatus,
+    Override,
+    OverrideKind,
+    PatientEvaluation,
+    Status,
+)
+from fmt_plugin.rules.pack import (
+    Alternative,
+    DosesRule,
+    Indicator,
+    Requirement,
+    RollingRule,
+    RulePack,
+    SeasonalRule,
+)
+
+DECLARATION_SYSTEM = "DECLARATION"
+DECLARATION_CODE = "fait_ailleurs"
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a rule concluded, before overrides and recall flags are applied."""
+
+    status: Status
+    due: date | None
+    evidence: tuple[Evidence, ...]
+    reason: str
+
+
+class _Facts:
+    """A patient's counting evidence up to `as_of`, indexed by code list, oldest first."""
+
+    def __init__(
+        self, pack: RulePack, evidence: Iterable[Evidence], as_of: date
+    ) -> None:
+        by_list: dict[str, list[Evidence]] = {}
+        declared: dict[str, list[Evidence]] = {}
+        for item in sorted(set(evidence), key=_evidence_order):
+            if item.date > as_of or not item.counts():
+                continue
+            if item.indicator is not None:
+                # A declaration counts for its indicator alone, whatever its code.
+                declared.setdefault(item.indicator, []).append(item)
+                continue
+            for name in pack.classify(item.system, item.code):
+                by_list.setdefault(name, []).append(item)
+        self._by_list = by_list
+        self._declared = declared
+
+    def of(self, lists: Sequence[str]) -> list[Evidence]:
+        """Evidence in any of these lists, oldest first, without duplicates."""
+        if len(lists) == 1:
+            return self._by_list.get(lists[0], [])
+        merged = {item for name in lists for item in self._by_list.get(name, [])}
+        return sorted(merged, key=_evidence_order)
+
+    def declared(self, indicator_id: str) -> list[Evidence]:
+        """The practice's "fait ailleurs" declarations for this indicator, oldest first."""
+        return self._declared.get(indicator_id, [])
+
+
+def _evidence_order(item: Evidence) -> tuple[date, str, str, str]:
+    return (item.date, item.system, item.code, item.source)
+
+
+def declaration_evidence(override: Override) -> Evidence | None:
+    """The evidence a `fait_ailleurs` override stands for (None for other kinds or no date)."""
+    if override.kind is not OverrideKind.FAIT_AILLEURS or override.date is None:
+        return None
+    return Evidence(
+        date=override.date,
+        system=DECLARATION_SYSTEM,
+        code=DECLARATION_CODE,
+        source=EvidenceSource.DECLARATION,
+        label="Déclaré fait ailleurs",
+        indicator=override.indicator,
+    )
+
+
+def evaluate(
+    pack: RulePack,
+    patient: Patient,
+    evidence: Iterable[Evidence],
+    overrides: Iterable[Override],
+    as_of: date,
+) -> PatientEvaluation:
+    """Evaluate every indicator whose population includes `patient` at `as_of`.
+
+    `evidence` may hold codes the pack does not know (they are ignored) and results that do not
+    count (non-final); `overrides` may hold other patients' decisions and inactive ones (they are
+    ignored). Indicators outside the patient's populations are not listed.
+    """
+    active = [
+        o for o in overrides if o.patient_id == patient.patient_id and o.active(as_of)
+    ]
+    declarations = [d for d in map(declaration_evidence, active) if d is not None]
+    facts = _Facts(pack, [*evidence, *declarations], as_of)
+    statuses: dict[str, IndicatorStatus] = {}
+    for indicator in pack.indicators:
+        if not indicator.population.includes(patient, as_of):
+            continue
+        mine = [o for o in active if o.indicator == indicator.id]
+        statuses[indicator.id] = _evaluate_indicator(
+            pack, indicator, patient, facts, mine, as_of
+        )
+    return PatientEvaluation(patient.patient_id, as_of, statuses)
+
+
+def _evaluate_indicator(
+    pack: RulePack,
+    indicator: Indicator,
+    patient: Patient,
+    facts: _Facts,
+    overrides: Sequence[Override],
+    as_of: date,
+) -> IndicatorStatus:
+    outcome = _excluded(indicator, patient, facts, overrides, as_of)
+    if outcome is None:
+        outcome = _apply_rule(pack, indicator, patient, facts, as_of)
+    return _finish(pack, indicator, outcome, overrides, as_of)
+
+
+def _excluded(
+    indicator: Indicator,
+    patient: Patient,
+    facts: _Facts,
+    overrides: Sequence[Override],
+    as_of: date,
+) -> _Outcome | None:
+    for override in overrides:
+        if override.kind is OverrideKind.EXCLUSION:
+            return _Outcome(
+                Status.EXCLU, override.expires, (), "Exclusion décidée par le cabinet"
+            )
+    for exclusion in indicator.exclusions:
+        if not exclusion.criteria.empty and exclusion.criteria.matches(patient):
+            return _Outcome(Status.EXCLU, None, (), exclusion.label)
+        if exclusion.evidence and exclusion.within_months is not None:
+            recent = facts.of(exclusion.evidence)
+            if recent:
+                last = recent[-1]
+                until = add_months(last.date, exclusion.within_months)
+                if until > as_of:
+                    return _Outcome(Status.EXCLU, until, (last,), exclusion.label)
+    return None
+
+
+def _apply_rule(
+    pack: RulePack, indicator: Indicator, patient: Patient, facts: _Facts, as_of: date
+) -> _Outcome:
+    rule = indicator.rule
+    if isinstance(rule, RollingRule):
+        return _rolling(rule, indicator, patient, facts, as_of)
+    if isinstance(rule, DosesRule):
+        return _doses(rule, indicator, patient, facts, as_of)
+    return _seasonal(pack, rule, indicator, facts, as_of)
+
+
+def _finish(
+    pack: RulePack,
+    indicator: Indicator,
+    outcome: _Outcome,
+    overrides: Sequence[Override],
+    as_of: date,
+) -> IndicatorStatus:
+    refused = any(o.kind is OverrideKind.REFUS for o in overrides)
+    postponed = [
+        o.date
+        for o in overrides
+        if o.kind is OverrideKind.REPORT and o.date is not None
+    ]
+    status, due = outcome.status, outcome.due
+    overdue = (as_of - due).days if status is Status.A_VERIFIER and due else None
+    soon = (
+        status in (Status.FAIT, Status.A_VENIR)
+        and due is not None
+        and 0 < (due - as_of).days <= pack.recall_horizon_days
+    )
+    return IndicatorStatus(
+        indicator=indicator.id,
+        status=status,
+        due=due,
+        evidence=tuple(sorted(outcome.evidence, key=_evidence_order, reverse=True)),
+        overdue_days=overdue,
+        due_soon=soon,
+        reason=outcome.reason,
+        refused=refused,
+        recall_postponed_until=max(postponed) if postponed else None,
+    )
+
+
+def _missing_status(due: date, as_of: date) -> Status:
+    return Status.A_VERIFIER if due <= as_of else Status.A_VENIR
+
+
+# --- rolling windows ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RequirementState:
+    met: bool
+    due: date | None  # expiry if met; when it lapsed (or None: never done) otherwise
+    evidence: tuple[Evidence, ...]
+
+
+def _rolling(
+    rule: RollingRule,
+    indicator: Indicator,
+    patient: Patient,
+    facts: _Facts,
+    as_of: date,
+) -> _Outcome:
+    declared = facts.declared(indicator.id)
+    states = []
+    missing: list[str] = []
+    for requirement in rule.requirements:
+        state = _requirement_state(requirement, patient, facts, declared, as_of)
+        if state is None:
+            continue  # no alternative applies at this age
+        states.append(state)
+        if not state.met:
+            missing.append(requirement.label)
+    evidence = tuple(e for s in states for e in s.evidence)
+    if all(s.met for s in states):
+        due = min((s.due for s in states if s.due is not None), default=None)
+        return _Outcome(Status.FAIT, due, evidence, "")
+    entry = _none_due(rule, indicator, patient, as_of)
+    lapsed = [max(s.due, entry) if s.due else entry for s in states if not s.met]
+    due = min(lapsed)
+    return _Outcome(
+        _missing_status(due, as_of), due, evidence, "À faire : " + ", ".join(missing)
+    )
+
+
+def _requirement_state(
+    requirement: Requirement,
+    patient: Patient,
+    facts: _Facts,
+    declared: Sequence[Evidence],
+    as_of: date,
+) -> _RequirementState | None:
+    applicable = [
+        a
+        for a in requirement.alternatives
+        if a.ages.contains(patient.birth_date, as_of)
+    ]
+    if not applicable:
+        return None
+    # A declaration does not say which test was done: it counts as the shortest-lived one.
+    shortest = min(applicable, key=lambda a: a.period_months)
+    met_expiries: list[date] = []
+    lapsed_expiries: list[date] = []
+    shown: list[Evidence] = []
+    for alternative in applicable:
+        extra = declared if alternative is shortest else ()
+        last = _latest(alternative, facts, extra)
+        if last is None:
+            continue
+        shown.append(last)
+        expiry = add_months(last.date, alternative.period_months)
+        (met_expiries if expiry > as_of else lapsed_expiries).append(expiry)
+    if met_expiries:
+        return _RequirementState(True, max(met_expiries), tuple(shown))
+    return _RequirementState(False, max(lapsed_expiries, default=None), tuple(shown))
+
+
+def _latest(
+    alternative: Alternative, facts: _Facts, extra: Sequence[Evidence]
+) -> Evidence | None:
+    candidates = [*facts.of(alternative.evidence), *extra]
+    return max(candidates, key=_evidence_order, default=None)
+
+
+def _none_due(
+    rule: RollingRule, indicator: Indicator, patient: Patient, as_of: date
+) -> date:
+    if rule.due_if_none == "entry":
+        return indicator.population.entry_date(patient) or as_of
+    if rule.due_if_none == "last_birthday" and patient.birth_date is not None:
+        return last_birthday(patient.birth_date, as_of)
+    return as_of
+
+
+# --- dose series ----------------------------------------------------------------------------
+
+
+def _doses(
+    rule: DosesRule, indicator: Indicator, patient: Patient, facts: _Facts, as_of: date
+) -> _Outcome:
+    birth = patient.birth_date
+    in_window = [
+        e for e in facts.of(rule.evidence) if rule.given.contains(birth, e.date)
+    ]
+    counted = _spaced(rule, in_window)
+    declared = [
+        e for e in facts.declared(indicator.id) if rule.given.contains(birth, e.date)
+    ]
+    if declared:
+        return _Outcome(Status.FAIT, None, (declared[-1],), "")
+    if len(counted) >= rule.doses:
+        return _Outcome(Status.FAIT, None, tuple(counted), "")
+    due = _next_dose_due(rule, birth, counted, as_of)
+    reason = (
+        f"{len(counted)} dose(s) sur {rule.doses}" if rule.doses > 1 else "Non fait"
+    )
+    return _Outcome(_missing_status(due, as_of), due, tuple(counted), reason)
+
+
+def _spaced(rule: DosesRule, candidates: Sequence[Evidence]) -> list[Evidence]:
+    """The doses that count: each at least the minimum interval after the previous one."""
+    counted: list[Evidence] = []
+    for item in candidates:
+        if counted and not _far_enough(rule, counted[-1].date, item.date):
+            continue
+        counted.append(item)
+    return counted
+
+
+def _far_enough(rule: DosesRule, previous: date, current: date) -> bool:
+    if (current - previous).days < max(rule.min_interval_days, 1):
+        return False
+    return current >= add_months(previous, rule.min_interval_months)
+
+
+def _next_dose_due(
+    rule: DosesRule, birth: date | None, counted: Sequence[Evidence], as_of: date
+) -> date:
+    step = rule.schedule[len(counted)]
+    candidates: list[date] = []
+    if step.age is not None and birth is not None:
+        candidates.append(step.age.birthday(birth))
+    if step.after_previous_months is not None and counted:
+        candidates.append(add_months(counted[-1].date, step.after_previous_months))
+    if step.as_of or not candidates:
+        candidates.append(as_of)
+    return max(candidates)
+
+
+# --- seasons --------------------------------------------------------------------------------
+
+
+def _seasonal(
+    pack: RulePack, rule: SeasonalRule, indicator: Indicator, facts: _Facts, as_of: date
+) -> _Outcome:
+    seasons = pack.seasons
+    season = seasons.season_of(as_of)
+    start, end = seasons.window(season)
+    vaccinations = [*facts.of(rule.evidence), *facts.declared(indicator.id)]
+    current = [e for e in vaccinations if start <= e.date <= end]
+    if current:
+        return _Outcome(
+            Status.FAIT, seasons.campaign(season + 1).start, tuple(current), ""
+        )
+    due = seasons.campaign(season).start
+    earlier = [e for e in vaccinations if e.date < start]
+    shown = (max(earlier, key=_evidence_order),) if earlier else ()
+    reason = f"Pas de vaccination pour la saison {season}-{season + 1}"
+    return _Outcome(_missing_status(due, as_of), due, shown, reason)
+
+
+def evaluate_many(
+    pack: RulePack,
+    patients: Iterable[Patient],
+    evidence: Mapping[str, Sequence[Evidence]],
+    overrides: Mapping[str, Sequence[Override]],
+    as_of: date,
+) -> list[PatientEvaluation]:
+    """`evaluate` for each patient, with evidence and overrides looked up by patient id."""
+    return [
+        evaluate(
+            pack,
+            patient,
+            evidence.get(patient.patient_id, ()),
+            overrides.get(patient.patient_id, ()),
+            as_of,
+        )
+        for patient in patients
+    ]
