@@ -14,12 +14,21 @@ from zoneinfo import ZoneInfo
 
 from fmt_plugin import __version__
 from fmt_plugin.config import CONFIG_ENV_VAR, config_path_from
-from fmt_plugin.errors import ExitStatus, FmtError
+from fmt_plugin.errors import ConfigError, ExitStatus, FmtError
+from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
 from fmt_plugin.hooks.host import adapter_infos
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.logs import configure_logging
 from fmt_plugin.roster import collect_roster
+from fmt_plugin.rules import Override, OverrideKind
 from fmt_plugin.scaffold import InitOptions, init_installation
+from fmt_plugin.views.patient_sheet import render_patient_sheet
+from fmt_plugin.views.practice_report import (
+    FORMATS,
+    RENDERERS,
+    ReportOptions,
+    check_options,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 PROG = "fmt-plugin"
@@ -94,6 +103,68 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--as-of", type=_iso_date, metavar="AAAA-MM-JJ")
     sync.set_defaults(handler=cmd_sync)
 
+    report = commands.add_parser(
+        "report", parents=[common], help="statut des indicateurs de toute la patientèle"
+    )
+    report.add_argument("--as-of", type=_iso_date, metavar="AAAA-MM-JJ")
+    report.add_argument("--indicator", metavar="INDICATEUR")
+    report.add_argument("--format", choices=FORMATS, default="table")
+    report.add_argument(
+        "--sort",
+        default="nom",
+        metavar="CLÉ",
+        help="tri du tableau : nom, prenom, age, nir, patient_id, statut, echeance "
+        "(préfixe - : décroissant)",
+    )
+    report.set_defaults(handler=cmd_report)
+
+    patient = commands.add_parser(
+        "patient", parents=[common], help="suivi prévention d'un patient"
+    )
+    patient.add_argument("patient_id", metavar="PATIENT_ID")
+    patient.add_argument("--as-of", type=_iso_date, metavar="AAAA-MM-JJ")
+    patient.set_defaults(handler=cmd_patient)
+
+    override = commands.add_parser(
+        "override",
+        parents=[common],
+        help="enregistrer une décision du cabinet (exclusion, refus, report, fait ailleurs)",
+    )
+    override.add_argument("patient_id", metavar="PATIENT_ID")
+    override.add_argument("indicator", metavar="INDICATEUR")
+    override.add_argument(
+        "--kind", required=True, choices=[str(k) for k in OverrideKind]
+    )
+    override.add_argument("--reason", required=True, metavar="MOTIF")
+    override.add_argument("--author", metavar="AUTEUR", help="défaut : l'utilisateur")
+    override.add_argument(
+        "--date",
+        type=_iso_date,
+        metavar="AAAA-MM-JJ",
+        help="date de l'acte (fait_ailleurs) ou fin du report (report)",
+    )
+    override.add_argument("--expires", type=_iso_date, metavar="AAAA-MM-JJ")
+    override.add_argument(
+        "--recorded-on",
+        type=_iso_date,
+        metavar="AAAA-MM-JJ",
+        help="date de la décision, si elle a été prise avant sa saisie (défaut : aujourd'hui)",
+    )
+    override.set_defaults(handler=cmd_override)
+
+    overrides = commands.add_parser(
+        "overrides", parents=[common], help="lister les décisions du cabinet"
+    )
+    overrides.add_argument("patient_id", nargs="?", metavar="PATIENT_ID")
+    overrides.add_argument("--all", action="store_true", help="y compris les révoquées")
+    overrides.set_defaults(handler=cmd_overrides)
+
+    revoke = commands.add_parser(
+        "override-revoke", parents=[common], help="révoquer une décision du cabinet"
+    )
+    revoke.add_argument("override_id", type=int, metavar="NUMÉRO")
+    revoke.set_defaults(handler=cmd_override_revoke)
+
     audit = commands.add_parser("audit", help="journal d'audit")
     audit_commands = audit.add_subparsers(title="commandes", metavar="COMMANDE")
     verify = audit_commands.add_parser(
@@ -150,7 +221,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"  clés          : {folder / 'fmt.key'} (mode 0600 ; à sauvegarder à part)")
     print(f"  base chiffrée : {folder / 'fmt.sqlite3'}")
     if args.roster:
-        print(f"Étape suivante : {PROG} --config {config_path} sync")
+        # A first sync, so that the installation is usable at once (HL7 import, report).
+        with open_installation(config_path) as installation:
+            _sync_roster(installation, today_in_paris())
+        print(
+            f"Resynchroniser après chaque export : {PROG} --config {config_path} sync"
+        )
     return ExitStatus.OK
 
 
@@ -165,6 +241,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             f"{len(store.patient_ids())} patients actifs)"
         )
         print(f"Clés : {installation.config.store.key_file}")
+        pack = select_rule_pack(installation.config, installation.pm)
+        print(
+            f"Jeu de règles : {pack.id} {pack.version} "
+            f"({len(pack.indicators)} indicateurs) — {pack.origin}"
+        )
         print("Adaptateurs :")
         for info in adapter_infos(installation.pm):
             suffix = f" — {info.description}" if info.description else ""
@@ -179,23 +260,184 @@ def cmd_sync(args: argparse.Namespace) -> int:
     as_of = args.as_of or today_in_paris()
 
     def sync(installation: Installation) -> int:
-        roster = collect_roster(installation.pm, as_of)
-        summary = installation.store.sync_roster(roster.patients, actor=_actor())
-        sources = ", ".join(roster.sources) or "aucun adaptateur"
-        print(
-            f"Patientèle synchronisée ({sources}) : {len(roster.patients)} patients — "
-            f"{summary.added} ajoutés, {summary.updated} modifiés, "
-            f"{summary.unchanged} inchangés, {summary.deactivated} retirés."
-        )
-        if roster.problems:
-            print(
-                f"{len(roster.problems)} enregistrement(s) écarté(s) :", file=sys.stderr
-            )
-            for problem in roster.problems:
-                print(f"  {problem}", file=sys.stderr)
+        _sync_roster(installation, as_of)
         return ExitStatus.OK
 
     return _with_installation(args, sync)
+
+
+def _sync_roster(installation: Installation, as_of: date) -> None:
+    roster = collect_roster(installation.pm, as_of)
+    summary = installation.store.sync_roster(roster.patients, actor=_actor())
+    sources = ", ".join(roster.sources) or "aucun adaptateur"
+    print(
+        f"Patientèle synchronisée ({sources}) : {len(roster.patients)} patients — "
+        f"{summary.added} ajoutés, {summary.updated} modifiés, "
+        f"{summary.unchanged} inchangés, {summary.deactivated} retirés."
+    )
+    if roster.problems:
+        print(f"{len(roster.problems)} enregistrement(s) écarté(s) :", file=sys.stderr)
+        for problem in roster.problems:
+            print(f"  {problem}", file=sys.stderr)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Evaluate every active patient and print the report in the chosen format."""
+    as_of = args.as_of or today_in_paris()
+    options = ReportOptions(indicator=args.indicator, sort=args.sort)
+
+    def report(installation: Installation) -> int:
+        pack = select_rule_pack(installation.config, installation.pm)
+        evaluation = evaluate_practice(installation.store, installation.pm, pack, as_of)
+        check_options(evaluation, options)
+        sys.stdout.write(RENDERERS[args.format](evaluation, options))
+        return ExitStatus.OK
+
+    return _with_installation(args, report)
+
+
+def cmd_patient(args: argparse.Namespace) -> int:
+    """Print one patient's "Suivi prévention"."""
+    as_of = args.as_of or today_in_paris()
+
+    def sheet(installation: Installation) -> int:
+        patient = installation.store.get_patient(args.patient_id)
+        if patient is None:
+            raise ConfigError(
+                f"patient « {args.patient_id} » inconnu de la base",
+                key="PATIENT_ID",
+                expected=f"un patient synchronisé ({PROG} sync)",
+            )
+        pack = select_rule_pack(installation.config, installation.pm)
+        practice = evaluate_practice(
+            installation.store,
+            installation.pm,
+            pack,
+            as_of,
+            patient_ids=[patient.patient_id],
+        )
+        overrides = installation.store.overrides(patient.patient_id)
+        print(
+            render_patient_sheet(pack, patient, practice.evaluations[0], overrides),
+            end="",
+        )
+        return ExitStatus.OK
+
+    return _with_installation(args, sheet)
+
+
+def cmd_override(args: argparse.Namespace) -> int:
+    """Record a practice decision for one patient and one indicator (audited)."""
+    today = today_in_paris()
+    recorded_on = args.recorded_on or today
+    if recorded_on > today:
+        raise ConfigError(
+            "une décision ne peut pas être datée dans le futur",
+            key="--recorded-on",
+            expected=f"au plus tard le {today.isoformat()}",
+        )
+    kind = OverrideKind(args.kind)
+    _check_override_dates(kind, args.date, args.expires, recorded_on)
+
+    def record(installation: Installation) -> int:
+        pack = select_rule_pack(installation.config, installation.pm)
+        if args.indicator not in pack.indicator_ids:
+            raise ConfigError(
+                f"indicateur « {args.indicator} » inconnu du jeu « {pack.id} »",
+                key="INDICATEUR",
+                expected=", ".join(pack.indicator_ids),
+            )
+        saved = installation.store.add_override(
+            Override(
+                patient_id=args.patient_id,
+                indicator=args.indicator,
+                kind=kind,
+                author=args.author or _actor().removeprefix("cli:"),
+                recorded_on=recorded_on,
+                reason=args.reason,
+                date=args.date,
+                expires=args.expires,
+            ),
+            actor=_actor(),
+        )
+        print(
+            f"Décision n° {saved.override_id} enregistrée pour le patient "
+            f"{saved.patient_id} ({saved.indicator} : {saved.kind})."
+        )
+        return ExitStatus.OK
+
+    return _with_installation(args, record)
+
+
+def _check_override_dates(
+    kind: OverrideKind, when: date | None, expires: date | None, recorded_on: date
+) -> None:
+    if kind in (OverrideKind.FAIT_AILLEURS, OverrideKind.REPORT) and when is None:
+        raise ConfigError(
+            f"une décision « {kind} » demande une date",
+            key="--date",
+            expected="AAAA-MM-JJ (date de l'acte, ou fin du report)",
+        )
+    if kind is OverrideKind.FAIT_AILLEURS and when is not None and when > recorded_on:
+        raise ConfigError(
+            "un acte fait ailleurs ne peut pas être postérieur à sa déclaration",
+            key="--date",
+            expected=f"au plus tard le {recorded_on.isoformat()}",
+        )
+    if kind is OverrideKind.REPORT and when is not None and when <= recorded_on:
+        raise ConfigError(
+            "un report de rappels se termine après la décision",
+            key="--date",
+            expected=f"après le {recorded_on.isoformat()}",
+        )
+    if (
+        kind not in (OverrideKind.FAIT_AILLEURS, OverrideKind.REPORT)
+        and when is not None
+    ):
+        raise ConfigError(
+            f"une décision « {kind} » ne prend pas de date",
+            key="--date",
+            expected="--expires pour limiter sa durée",
+        )
+    if expires is not None and expires < recorded_on:
+        raise ConfigError(
+            "une décision ne peut pas expirer avant d'être prise",
+            key="--expires",
+            expected=f"au plus tôt le {recorded_on.isoformat()}",
+        )
+
+
+def cmd_overrides(args: argparse.Namespace) -> int:
+    """List the practice's decisions (of one patient, or all)."""
+
+    def listing(installation: Installation) -> int:
+        found = installation.store.overrides(args.patient_id, include_revoked=args.all)
+        if not found:
+            print("Aucune décision enregistrée.")
+        for item in found:
+            line = (
+                f"n° {item.override_id}  {item.patient_id}  {item.indicator}  {item.kind}"
+                f"  par {item.author} le {item.recorded_on.isoformat()}"
+            )
+            if item.date:
+                line += f"  date {item.date.isoformat()}"
+            if item.expires:
+                line += f"  jusqu'au {item.expires.isoformat()}"
+            print(line + f"  — {item.reason}")
+        return ExitStatus.OK
+
+    return _with_installation(args, listing)
+
+
+def cmd_override_revoke(args: argparse.Namespace) -> int:
+    """Revoke a practice decision by its number (audited; the record is kept)."""
+
+    def revoke(installation: Installation) -> int:
+        installation.store.revoke_override(args.override_id, actor=_actor())
+        print(f"Décision n° {args.override_id} révoquée.")
+        return ExitStatus.OK
+
+    return _with_installation(args, revoke)
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:

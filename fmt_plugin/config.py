@@ -241,6 +241,18 @@ class PracticeSettings:
 
 
 @dataclass(frozen=True)
+class RulesSettings:
+    """Which rule pack evaluates the indicators, and the practice's own pack files.
+
+    `files` are read after the packs the adapters offer: a file whose pack id equals the
+    default one (`fmt-2026`) replaces it.
+    """
+
+    pack: str = "fmt-2026"
+    files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
 class FmtConfig:
     """The whole validated configuration of one installation."""
 
@@ -249,6 +261,7 @@ class FmtConfig:
     practice: PracticeSettings = PracticeSettings()
     plugins: PluginSettings = PluginSettings()
     logging: LoggingSettings = LoggingSettings()
+    rules: RulesSettings = RulesSettings()
     adapter_tables: Mapping[str, Mapping[str, Any]] = field(
         default_factory=dict, repr=False
     )
@@ -279,6 +292,12 @@ def resolve_path(base_dir: Path, value: str) -> Path:
     """`value` with `~` expanded, relative to `base_dir` unless absolute."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else base_dir / path
+
+
+def _existing_file(section: Section, key: str, path: Path) -> Path:
+    if not path.is_file():
+        raise section.error(key, f"fichier introuvable : {path}", "un fichier existant")
+    return path
 
 
 def _type_name(value: Any) -> str:
@@ -345,6 +364,16 @@ def load_config(path: Path) -> FmtConfig:
     )
     logs.finish()
 
+    rules = root.table("rules")
+    rules_settings = RulesSettings(
+        pack=rules.string("pack", RulesSettings.pack),
+        files=tuple(
+            _existing_file(rules, "files", resolve_path(rules.base_dir, name))
+            for name in rules.string_list("files")
+        ),
+    )
+    rules.finish()
+
     adapters = root.table("adapters")
     adapter_tables = {name: adapters.table(name).raw for name in adapters.names()}
     adapters.finish()
@@ -355,5 +384,6 @@ def load_config(path: Path) -> FmtConfig:
         practice=practice_settings,
         plugins=plugin_settings,
         logging=logging_settings,
+        rules=rules_settings,
         adapter_tables=adapter_tables,
     )

@@ -182,6 +182,14 @@ level = "INFO"
 # true : une ligne JSON par événement (pour un collecteur de journaux).
 json = false
 
+[rules]
+# Jeu de règles qui évalue les 15 indicateurs (« fmt-2026 » : celui livré avec fmt-plugin).
+pack = "fmt-2026"
+# Jeux de règles propres au cabinet (fichiers TOML, voir docs/rule-packs.md). Un jeu qui
+# porte le même identifiant que celui livré le remplace ; un jeu mal formé arrête le
+# programme avec le fichier, l'indicateur et la clé en cause.
+files = []
+
 # Adaptateur intégré « csv_roster » : la patientèle exportée par le logiciel médical
 # (patient_id,ins,nom,prenom,date_naissance,sexe,ald,conditions,flags,opposition,
 # mssante,email,telephone) et, facultativement, ses actes (patient_id,date,system,code).

@@ -32,23 +32,28 @@ def public_scenario() -> Path:
     return PUBLIC_SCENARIO
 
 
+def cli(cwd: Path, *args: str | Path, env: dict[str, str] | None = None) -> CliResult:
+    """Run `python -m fmt_plugin ARGS` in a subprocess from `cwd`, as a user would."""
+    environ = {k: v for k, v in os.environ.items() if k != "FMT_CONFIG"}
+    environ.update(env or {})
+    completed = subprocess.run(
+        [sys.executable, "-m", "fmt_plugin", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environ,
+        timeout=120,
+        check=False,
+    )
+    return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
     """Run `python -m fmt_plugin ARGS` in a subprocess, as a user would, from tmp_path."""
 
     def run(*args: str | Path, env: dict[str, str] | None = None) -> CliResult:
-        environ = {k: v for k, v in os.environ.items() if k != "FMT_CONFIG"}
-        environ.update(env or {})
-        completed = subprocess.run(
-            [sys.executable, "-m", "fmt_plugin", *map(str, args)],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            env=environ,
-            timeout=120,
-            check=False,
-        )
-        return CliResult(completed.returncode, completed.stdout, completed.stderr)
+        return cli(tmp_path, *args, env=env)
 
     return run
 

@@ -33,8 +33,8 @@ def test_version_is_printed(run_cli):
     assert result.stdout.strip() == f"fmt-plugin {__version__}"
 
 
-def test_init_creates_config_key_and_empty_store(run_cli, tmp_path, public_scenario):
-    """init writes fmt.toml, a 0600 key file and a store with no patient yet."""
+def test_init_creates_config_key_and_store(run_cli, tmp_path, public_scenario):
+    """init writes fmt.toml naming the CSV files, a 0600 key file and the store."""
     result = run_cli(*init_args(public_scenario))
     assert result.returncode == 0, result.stderr
     inst = tmp_path / "inst"
@@ -42,7 +42,24 @@ def test_init_creates_config_key_and_empty_store(run_cli, tmp_path, public_scena
     config = (inst / "fmt.toml").read_text(encoding="utf-8")
     assert "[adapters.csv_roster]" in config
     assert str(public_scenario / "roster.csv") in config
-    with sqlite3.connect(inst / "fmt.sqlite3") as db:
+    assert (inst / "fmt.sqlite3").is_file()
+
+
+def test_init_with_a_roster_loads_it_at_once(run_cli, tmp_path, public_scenario):
+    """With --roster, init runs a first sync: the installation is usable straight away."""
+    result = run_cli(*init_args(public_scenario))
+    assert result.returncode == 0, result.stderr
+    assert "8 ajoutés" in result.stdout
+    with sqlite3.connect(tmp_path / "inst" / "fmt.sqlite3") as db:
+        assert db.execute("select count(*) from patients").fetchone() == (8,)
+    db.close()
+
+
+def test_init_without_a_roster_creates_an_empty_store(run_cli, tmp_path):
+    """Without --roster there is nothing to load: the store has no patient."""
+    result = run_cli("init", "inst")
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "inst" / "fmt.sqlite3") as db:
         assert db.execute("select count(*) from patients").fetchone() == (0,)
     db.close()
 
@@ -82,14 +99,19 @@ def test_init_with_missing_roster_names_the_file(run_cli, tmp_path):
     assert not (tmp_path / "inst" / "fmt.key").exists()
 
 
-def test_sync_loads_the_public_roster(run_cli, public_scenario):
-    """sync reads the CSV export and stores its 8 patients."""
-    run_cli(*init_args(public_scenario))
-    result = run_cli("--config", "inst/fmt.toml", "sync", "--as-of", "2026-03-15")
+def test_sync_loads_the_public_roster(run_cli, tmp_path, public_scenario):
+    """sync reads the CSV export and stores its 8 patients; a second sync changes nothing."""
+    run_cli("init", "inst")
+    config = "inst/fmt.toml"
+    with (tmp_path / config).open("a", encoding="utf-8") as out:
+        out.write(
+            f'[adapters.csv_roster]\nroster = "{public_scenario / "roster.csv"}"\n'
+        )
+    result = run_cli("--config", config, "sync", "--as-of", "2026-03-15")
     assert result.returncode == 0, result.stderr
     assert "8 patients" in result.stdout
     assert "8 ajoutés" in result.stdout
-    again = run_cli("sync", "--config", "inst/fmt.toml")
+    again = run_cli("sync", "--config", config)
     assert "8 inchangés" in again.stdout
 
 

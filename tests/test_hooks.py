@@ -11,6 +11,7 @@ from fmt_plugin import hookimpl
 from fmt_plugin.adapters.patient_match import StorePatientMatcher
 from fmt_plugin.config import FmtConfig, load_config
 from fmt_plugin.errors import ConfigError, PluginError
+from fmt_plugin.evaluation import select_rule_pack
 from fmt_plugin.hooks.host import adapter_infos, build_plugin_manager
 from fmt_plugin.model import (
     Act,
@@ -25,6 +26,7 @@ from fmt_plugin.model import (
     StoredEvent,
 )
 from fmt_plugin.roster import collect_roster
+from fmt_plugin.rules.pack import default_pack_resource
 from fmt_plugin.storage import Store, load_key_file
 
 INS_OID = "ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.8&ISO"
@@ -303,9 +305,10 @@ def test_hook_fmt_recall_channels(config):
 
 
 def test_hook_fmt_rule_packs(config, tmp_path):
-    """Rule packs offered by adapters are collected as paths."""
+    """An adapter's pack with the default pack's id replaces it; the built-in comes last."""
+    shipped = default_pack_resource().read_text(encoding="utf-8")
     pack = tmp_path / "cabinet.toml"
-    pack.write_text('id = "cabinet-2026"\n')
+    pack.write_text(shipped.replace('version = "2026.1"', 'version = "cabinet-1"'))
 
     class PackAdapter:
         @hookimpl
@@ -316,4 +319,5 @@ def test_hook_fmt_rule_packs(config, tmp_path):
         config, load_entry_points=False, extra_plugins=[("packs", PackAdapter())]
     )
     offered = [p for batch in pm.hook.fmt_rule_packs() if batch for p in batch]
-    assert offered == [pack]
+    assert offered == [pack, default_pack_resource()]
+    assert select_rule_pack(config, pm).version == "cabinet-1"

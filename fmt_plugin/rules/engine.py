@@ -247,9 +247,9 @@ def _rolling(
     entry = _none_due(rule, indicator, patient, as_of)
     lapsed = [max(s.due, entry) if s.due else entry for s in states if not s.met]
     due = min(lapsed)
-    return _Outcome(
-        _missing_status(due, as_of), due, evidence, "À faire : " + ", ".join(missing)
-    )
+    # Name what is missing only when it is a part of the indicator (MRC's three analyses).
+    reason = "À faire : " + ", ".join(missing) if len(rule.requirements) > 1 else ""
+    return _Outcome(_missing_status(due, as_of), due, evidence, reason)
 
 
 def _requirement_state(

@@ -1,0 +1,147 @@
+"""Evaluate a practice: gather each patient's evidence and decisions, then run the pure engine.
+
+This is the "store → evaluate" step of the pipeline: it asks the adapters for EHR acts
+(`fmt_patient_acts`), translates codes the pack does not know (`fmt_translate_code`), reads the
+practice's decisions from the store, and hands plain data to `fmt_plugin.rules.evaluate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+import pluggy
+
+from fmt_plugin.config import FmtConfig
+from fmt_plugin.errors import ConfigError
+from fmt_plugin.model import Act, Code, Patient
+from fmt_plugin.rules import (
+    Evidence,
+    EvidenceSource,
+    PatientEvaluation,
+    RulePack,
+    evaluate,
+    load_pack,
+)
+from fmt_plugin.rules.rates import IndicatorRate, compute_rates
+from fmt_plugin.storage import Store
+
+
+def select_rule_pack(config: FmtConfig, pm: pluggy.PluginManager) -> RulePack:
+    """The pack named by `[rules] pack`, among the adapters' packs and the practice's files.
+
+    Sources are read in increasing precedence: built-in packs (trylast), vendors' packs, then
+    the files of `[rules] files`; a pack whose id was already seen replaces the earlier one.
+    Every pack is validated, even unused ones: a malformed pack stops start-up (PackError).
+    """
+    offered: list[Path | Traversable] = []
+    # pluggy returns the last-registered/trylast implementations last: reverse for precedence.
+    for result in reversed(pm.hook.fmt_rule_packs()):
+        offered.extend(result or ())
+    offered.extend(config.rules.files)
+    packs: dict[str, RulePack] = {}
+    for source in offered:
+        pack = load_pack(source)
+        packs[pack.id] = pack
+    if config.rules.pack not in packs:
+        known = ", ".join(sorted(packs)) or "aucun"
+        raise ConfigError(
+            f"jeu de règles « {config.rules.pack} » introuvable",
+            path=config.path,
+            key="rules.pack",
+            expected=f"un de : {known}",
+        )
+    return packs[config.rules.pack]
+
+
+class EvidenceCollector:
+    """Turns an adapter's acts into evidence the pack understands, translating unknown codes."""
+
+    def __init__(self, pack: RulePack, pm: pluggy.PluginManager) -> None:
+        self._pack = pack
+        self._pm = pm
+        self._translations: dict[tuple[str, str], Code | None] = {}
+
+    def acts_of(self, patient_id: str) -> list[Evidence]:
+        """Every act the adapters know for the patient, as evidence (source `ehr`)."""
+        evidence: list[Evidence] = []
+        for acts in self._pm.hook.fmt_patient_acts(patient_id=patient_id, since=None):
+            for act in acts or ():
+                evidence.append(self.from_act(act))
+        return evidence
+
+    def from_act(self, act: Act) -> Evidence:
+        """The evidence an act stands for, with the pack's label when the code is known."""
+        code = self.translate(act.system, act.code)
+        return Evidence(
+            date=act.date,
+            system=code.system,
+            code=code.code,
+            source=EvidenceSource.EHR,
+            label=self.label(code.system, code.code),
+        )
+
+    def translate(self, system: str, code: str) -> Code:
+        """`(system, code)` itself when the pack knows it, else the adapters' translation."""
+        if self._pack.knows(system, code):
+            return Code(system, code)
+        key = (system, code)
+        if key not in self._translations:
+            self._translations[key] = self._pm.hook.fmt_translate_code(
+                system=system, code=code
+            )
+        translated = self._translations[key]
+        return translated if translated is not None else Code(system, code)
+
+    def label(self, system: str, code: str) -> str:
+        """The label of the first code list the code belongs to ("" when unknown)."""
+        names = sorted(self._pack.classify(system, code))
+        return self._pack.code_lists[names[0]].label if names else ""
+
+
+@dataclass(frozen=True)
+class PracticeEvaluation:
+    """Every active patient of the store evaluated at `as_of` with one pack."""
+
+    as_of: date
+    pack: RulePack
+    patients: Mapping[str, Patient]
+    evaluations: Sequence[PatientEvaluation]
+
+    @property
+    def rates(self) -> dict[str, IndicatorRate]:
+        """Taux d'atteinte per indicator of the pack."""
+        return compute_rates(self.pack, self.evaluations)
+
+
+def evaluate_practice(
+    store: Store,
+    pm: pluggy.PluginManager,
+    pack: RulePack,
+    as_of: date,
+    *,
+    patient_ids: Iterable[str] | None = None,
+) -> PracticeEvaluation:
+    """Evaluate the store's active patients (or only `patient_ids`) at `as_of`."""
+    wanted = set(patient_ids) if patient_ids is not None else None
+    patients = {
+        p.patient_id: p
+        for p in store.iter_patients()
+        if wanted is None or p.patient_id in wanted
+    }
+    overrides = store.overrides_by_patient()
+    collector = EvidenceCollector(pack, pm)
+    evaluations = [
+        evaluate(
+            pack,
+            patient,
+            collector.acts_of(patient_id),
+            overrides.get(patient_id, ()),
+            as_of,
+        )
+        for patient_id, patient in patients.items()
+    ]
+    return PracticeEvaluation(as_of, pack, patients, evaluations)

@@ -1,0 +1,1 @@
+"""What the practice reads: reports and the patient's "Suivi prévention", in French."""
