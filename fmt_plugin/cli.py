@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="nom",
         metavar="CLÉ",
         help="tri du tableau : nom, prenom, age, nir, patient_id, statut, echeance "
-        "(préfixe - : décroissant)",
+        "(préfixe - : décroissant, --sort=-age)",
     )
     report.set_defaults(handler=cmd_report)
 

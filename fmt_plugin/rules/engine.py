@@ -147,14 +147,14 @@ def _excluded(
     overrides: Sequence[Override],
     as_of: date,
 ) -> _Outcome | None:
-    for override in overrides:
-        if override.kind is OverrideKind.EXCLUSION:
-            return _Outcome(
-                Status.EXCLU, override.expires, (), "Exclusion décidée par le cabinet"
-            )
+    if any(o.kind is OverrideKind.EXCLUSION for o in overrides):
+        return _Outcome(Status.EXCLU, None, (), "Exclusion décidée par le cabinet")
+    # Lasting exclusions (conditions, ALD, flags) first: they have no end date, so a recent
+    # colonoscopy must not lend them one.
     for exclusion in indicator.exclusions:
         if not exclusion.criteria.empty and exclusion.criteria.matches(patient):
             return _Outcome(Status.EXCLU, None, (), exclusion.label)
+    for exclusion in indicator.exclusions:
         if exclusion.evidence and exclusion.within_months is not None:
             recent = facts.of(exclusion.evidence)
             if recent:
@@ -240,12 +240,20 @@ def _rolling(
         states.append(state)
         if not state.met:
             missing.append(requirement.label)
-    evidence = tuple(e for s in states for e in s.evidence)
+    # One act can meet several requirements (a ratio is both urine analyses): list it once.
+    evidence = tuple(dict.fromkeys(e for s in states for e in s.evidence))
     if all(s.met for s in states):
         due = min((s.due for s in states if s.due is not None), default=None)
         return _Outcome(Status.FAIT, due, evidence, "")
-    entry = _none_due(rule, indicator, patient, as_of)
-    lapsed = [max(s.due, entry) if s.due else entry for s in states if not s.met]
+    never_done = _none_due(rule, indicator, patient, as_of)
+    # Lapsed evidence is due from its expiry, but not before the patient entered the
+    # population (a test done at 48 does not make a 50-year-old overdue since 50).
+    entered = indicator.population.entry_date(patient)
+    lapsed = [
+        max(s.due, entered or s.due) if s.due else never_done
+        for s in states
+        if not s.met
+    ]
     due = min(lapsed)
     # Name what is missing only when it is a part of the indicator (MRC's three analyses).
     reason = "À faire : " + ", ".join(missing) if len(rule.requirements) > 1 else ""
