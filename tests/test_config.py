@@ -190,3 +190,43 @@ def test_example_config_in_the_repository_is_valid(tmp_path):
     copy.write_text(text, encoding="utf-8")
     config = load_config(copy)
     assert set(config.adapter_tables) == {"csv_roster"}
+
+
+def test_rules_default_to_the_shipped_pack(tmp_path):
+    """Without [rules], the pack is fmt-2026 and there is no practice file."""
+    config = load_config(write_config(tmp_path, "[store]\n"))
+    assert config.rules.pack == "fmt-2026"
+    assert config.rules.files == ()
+
+
+def test_rules_files_resolve_against_the_config_folder(tmp_path):
+    """A practice pack named in [rules] files is found next to the configuration."""
+    (tmp_path / "cabinet.toml").write_text("")
+    config = load_config(
+        write_config(tmp_path, '[store]\n[rules]\nfiles = ["cabinet.toml"]\n')
+    )
+    assert config.rules.files == (tmp_path / "cabinet.toml",)
+
+
+def test_a_missing_rules_file_is_named(tmp_path):
+    """A pack file that does not exist stops with the key and the path."""
+    path = write_config(tmp_path, '[store]\n[rules]\nfiles = ["absent.toml"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "rules.files" in str(info.value)
+    assert "absent.toml" in str(info.value)
+
+
+def test_an_unknown_rule_pack_id_is_refused_with_the_known_ones(tmp_path):
+    """[rules] pack naming no offered pack stops with the ids that exist."""
+    from fmt_plugin.evaluation import select_rule_pack
+    from fmt_plugin.hooks.host import build_plugin_manager
+
+    config = load_config(
+        write_config(tmp_path, '[store]\n[rules]\npack = "fmt-2027"\n')
+    )
+    pm = build_plugin_manager(config, load_entry_points=False)
+    with pytest.raises(ConfigError) as info:
+        select_rule_pack(config, pm)
+    assert "rules.pack" in str(info.value)
+    assert "fmt-2026" in str(info.value)
