@@ -10,10 +10,13 @@ its due date consistent: evidence counts exactly while its due date is after `as
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from fmt_plugin.errors import FmtError
+
+_AGE = re.compile(r"([0-9]{1,3})([ym])")
 
 
 class AgeSpecError(FmtError):
@@ -40,12 +43,12 @@ class Age:
     @classmethod
     def parse(cls, text: str) -> Age:
         """Read `<n>y` (years) or `<n>m` (months); raise AgeSpecError otherwise."""
-        unit = text[-1:] if text else ""
-        number = text[:-1]
-        if unit not in ("y", "m") or not number.isdigit():
+        match = _AGE.fullmatch(text)
+        if match is None:
             raise AgeSpecError(
                 f"âge « {text} » invalide : attendu par exemple « 65y » ou « 6m »"
             )
+        number, unit = match.groups()
         return cls(int(number) * (12 if unit == "y" else 1))
 
     def birthday(self, birth_date: date) -> date:

@@ -236,7 +236,11 @@ def _rolling(
     for requirement in rule.requirements:
         state = _requirement_state(requirement, patient, facts, declared, as_of)
         if state is None:
-            continue  # no alternative applies at this age
+            # No alternative applies at this age: the requirement cannot be met yet, and is
+            # due when the first alternative opens (never "fait" by default).
+            state = _RequirementState(
+                False, _first_opening(requirement, patient, as_of), ()
+            )
         states.append(state)
         if not state.met:
             missing.append(requirement.label)
@@ -258,6 +262,19 @@ def _rolling(
     # Name what is missing only when it is a part of the indicator (MRC's three analyses).
     reason = "À faire : " + ", ".join(missing) if len(rule.requirements) > 1 else ""
     return _Outcome(_missing_status(due, as_of), due, evidence, reason)
+
+
+def _first_opening(
+    requirement: Requirement, patient: Patient, as_of: date
+) -> date | None:
+    birth = patient.birth_date
+    openings = [
+        a.ages.minimum.birthday(birth)
+        for a in requirement.alternatives
+        if birth is not None and a.ages.minimum is not None
+    ]
+    future = [d for d in openings if d > as_of]
+    return min(future, default=None)
 
 
 def _requirement_state(

@@ -71,7 +71,7 @@ def normalize_system(system: str) -> str:
 def normalize_code(system: str, code: str) -> str:
     """A code in the form the pack stores it (`03` → `3` for numeric systems)."""
     text = code.strip().upper()
-    if system in NUMERIC_SYSTEMS and text.isdigit():
+    if system in NUMERIC_SYSTEMS and _DIGITS.fullmatch(text):
         return str(int(text))
     return text
 
@@ -477,8 +477,10 @@ class _Context:
     code_lists: Mapping[str, CodeList]
 
 
-_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
-_RANGE = re.compile(r"^(\d+)-(\d+)$")
+_MONTH_DAY = re.compile(r"([0-9]{2})-([0-9]{2})")
+#: Codes and ranges of numeric systems; the spec writes ranges with an en dash, accept both.
+_DIGITS = re.compile(r"[0-9]+")
+_RANGE = re.compile(r"([0-9]+)\s*[-–]\s*([0-9]+)")
 _ONE_DAY = timedelta(days=1)
 
 
@@ -489,11 +491,11 @@ def _season_end(start: date) -> date:
 
 def _month_day(section: Section, key: str, default: str) -> tuple[int, int]:
     text = section.string(key, default)
-    match = _MONTH_DAY.match(text)
+    match = _MONTH_DAY.fullmatch(text)
     if match:
         month, day = int(match[1]), int(match[2])
         try:
-            date(2000, month, day)
+            date(2001, month, day)  # a common year: 29 February is not a yearly date
         except ValueError:
             pass
         else:
@@ -505,7 +507,19 @@ def _month_day(section: Section, key: str, default: str) -> tuple[int, int]:
 
 def _parse_seasons(section: Section) -> Seasons:
     evidence_start = _month_day(section, "evidence_start", "09-01")
+    if evidence_start < (3, 1):
+        raise section.error(
+            "evidence_start",
+            "une saison commence après février et finit fin février",
+            "un jour entre « 03-01 » et « 12-31 »",
+        )
     default_start = _month_day(section, "default_campaign_start", "10-15")
+    if default_start < evidence_start:
+        raise section.error(
+            "default_campaign_start",
+            "la campagne commencerait avant la saison",
+            f"un jour à partir du {evidence_start[0]:02d}-{evidence_start[1]:02d}",
+        )
     raw = section.value(
         "campaigns", [], expected="une liste de tables [[seasons.campaigns]]"
     )
@@ -573,7 +587,7 @@ def _parse_code_lists(section: Section) -> dict[str, CodeList]:
                 )
             for code in sub.string_list(system):
                 if system in PREFIX_SYSTEMS:
-                    prefixes.append((system, normalize_code(system, code)))
+                    prefixes.append((system, _prefix(sub, system, code)))
                 else:
                     exact.update((system, c) for c in _expand(sub, system, code))
         sub.finish()
@@ -584,18 +598,36 @@ def _parse_code_lists(section: Section) -> dict[str, CodeList]:
     return lists
 
 
+def _prefix(section: Section, system: str, code: str) -> str:
+    prefix = normalize_code(system, code)
+    if len(prefix) < 3:  # "" or "J" would match whole chapters of medicines
+        raise section.error(
+            system, f"préfixe {code!r} trop court", "au moins 3 caractères"
+        )
+    return prefix
+
+
 def _expand(section: Section, system: str, code: str) -> list[str]:
-    match = _RANGE.match(code.strip())
-    if system in NUMERIC_SYSTEMS and match:
-        low, high = int(match[1]), int(match[2])
-        if low > high or high - low > 10_000:
-            raise section.error(
-                system, f"intervalle {code!r} invalide", "« bas-haut », bas ≤ haut"
-            )
-        return [str(n) for n in range(low, high + 1)]
-    if not code.strip():
+    text = code.strip()
+    if not text:
         raise section.error(system, "code vide", "un code non vide")
-    return [normalize_code(system, code)]
+    if system not in NUMERIC_SYSTEMS:
+        return [normalize_code(system, text)]
+    if _DIGITS.fullmatch(text):
+        return [normalize_code(system, text)]
+    match = _RANGE.fullmatch(text)
+    if match is None:
+        raise section.error(
+            system,
+            f"code {code!r} invalide",
+            "des chiffres, ou un intervalle « 500-521 »",
+        )
+    low, high = int(match[1]), int(match[2])
+    if low > high or high - low > 10_000:
+        raise section.error(
+            system, f"intervalle {code!r} invalide", "« bas-haut », bas ≤ haut"
+        )
+    return [str(n) for n in range(low, high + 1)]
 
 
 def _parse_ald(section: Section) -> frozenset[int]:
@@ -610,7 +642,7 @@ def _parse_ald(section: Section) -> frozenset[int]:
         if isinstance(item, int) and not isinstance(item, bool) and 1 <= item <= 32:
             numbers.add(item)
             continue
-        match = _RANGE.match(item) if isinstance(item, str) else None
+        match = _RANGE.fullmatch(item) if isinstance(item, str) else None
         if match and 1 <= int(match[1]) <= int(match[2]) <= 32:
             numbers.update(range(int(match[1]), int(match[2]) + 1))
             continue
@@ -798,6 +830,8 @@ def _parse_rolling(
     else:
         alternative = _parse_alternative(section, context)
         requirements.append(Requirement(section.string("label"), (alternative,)))
+    if not requirements:
+        raise section.error("requirements", "aucune exigence", "au moins une table")
     return RollingRule(tuple(requirements), due_if_none)  # type: ignore[arg-type]
 
 
