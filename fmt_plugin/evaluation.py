@@ -125,14 +125,16 @@ def evaluate_practice(
     *,
     patient_ids: Iterable[str] | None = None,
 ) -> PracticeEvaluation:
-    """Evaluate the store's active patients (or only `patient_ids`) at `as_of`."""
-    wanted = set(patient_ids) if patient_ids is not None else None
-    patients = {
-        p.patient_id: p
-        for p in store.iter_patients()
-        if wanted is None or p.patient_id in wanted
-    }
-    overrides = store.overrides_by_patient()
+    """Evaluate the store's active patients, or only `patient_ids` (active or not), at `as_of`."""
+    if patient_ids is None:
+        patients = {p.patient_id: p for p in store.iter_patients()}
+    else:  # one patient's sheet must not decrypt the whole roster
+        found = (store.get_patient(i) for i in patient_ids)
+        patients = {p.patient_id: p for p in found if p is not None}
+    if patient_ids is None:
+        overrides = store.overrides_by_patient()
+    else:
+        overrides = {i: store.overrides(i) for i in patients}
     collector = EvidenceCollector(pack, pm)
     evaluations = [
         evaluate(
