@@ -32,7 +32,6 @@ from fmt_plugin.model import Patient, Sex
 from fmt_plugin.rules import (
     Evidence,
     EvidenceSource,
-    IndicatorStatus,
     Override,
     OverrideKind,
     PatientEvaluation,
@@ -47,10 +46,10 @@ from fmt_plugin.rules.dates import add_months, completed_years
 # The baseline reuses the engine's rule logic and swaps only the evidence lookup, so that the
 # comparison measures the code index and nothing else; hence these private imports.
 from fmt_plugin.rules.engine import (
-    _evaluate_indicator,
+    _evaluate_facts,
     _evidence_order,
     _Facts,
-    declaration_evidence,
+    _patient_inputs,
 )
 from fmt_plugin.rules.pack import _classifier, normalize_code, normalize_system
 
@@ -696,20 +695,9 @@ def naive_evaluate(
     evidence is matched to code lists differs: for each indicator, every event of the patient
     is compared with the lists' codes one by one.
     """
-    active = [
-        o for o in overrides if o.patient_id == patient.patient_id and o.active(as_of)
-    ]
-    declarations = [d for d in map(declaration_evidence, active) if d is not None]
-    facts = _NaiveFacts(lists, [*evidence, *declarations], as_of)
-    statuses: dict[str, IndicatorStatus] = {}
-    for indicator in pack.indicators:
-        if not indicator.population.includes(patient, as_of):
-            continue
-        mine = [o for o in active if o.indicator == indicator.id]
-        statuses[indicator.id] = _evaluate_indicator(
-            pack, indicator, patient, facts, mine, as_of
-        )
-    return PatientEvaluation(patient.patient_id, as_of, statuses)
+    active, items = _patient_inputs(patient, evidence, overrides, as_of)
+    facts = _NaiveFacts(lists, items, as_of)
+    return _evaluate_facts(pack, patient, facts, active, as_of)
 
 
 def cold_cache_evaluate(

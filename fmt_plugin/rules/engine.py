@@ -110,11 +110,31 @@ def evaluate(
     count (non-final); `overrides` may hold other patients' decisions and inactive ones (they are
     ignored). Indicators outside the patient's populations are not listed.
     """
+    active, items = _patient_inputs(patient, evidence, overrides, as_of)
+    return _evaluate_facts(pack, patient, _Facts(pack, items, as_of), active, as_of)
+
+
+def _patient_inputs(
+    patient: Patient,
+    evidence: Iterable[Evidence],
+    overrides: Iterable[Override],
+    as_of: date,
+) -> tuple[list[Override], list[Evidence]]:
+    """The patient's decisions in force at `as_of`, and the evidence with their declarations."""
     active = [
         o for o in overrides if o.patient_id == patient.patient_id and o.active(as_of)
     ]
     declarations = [d for d in map(declaration_evidence, active) if d is not None]
-    facts = _Facts(pack, [*evidence, *declarations], as_of)
+    return active, [*evidence, *declarations]
+
+
+def _evaluate_facts(
+    pack: RulePack,
+    patient: Patient,
+    facts: _Facts,
+    active: Sequence[Override],
+    as_of: date,
+) -> PatientEvaluation:
     statuses: dict[str, IndicatorStatus] = {}
     for indicator in pack.indicators:
         if not indicator.population.includes(patient, as_of):
