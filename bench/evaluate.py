@@ -51,7 +51,7 @@ from fmt_plugin.rules.engine import (
     _Facts,
     _patient_inputs,
 )
-from fmt_plugin.rules.pack import _classifier, normalize_code, normalize_system
+from fmt_plugin.rules.pack import normalize_code, normalize_system
 
 DEFAULT_PATIENTS = 100_000
 DEFAULT_SEED = 2026
@@ -708,7 +708,7 @@ def cold_cache_evaluate(
     as_of: date,
 ) -> PatientEvaluation:
     """`evaluate` after emptying the pack's code cache: the index stays, the cache is cold."""
-    _classifier(pack)._cache.clear()
+    pack._classifier._cache.clear()
     return evaluate(pack, patient, evidence, overrides, as_of)
 
 

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -332,9 +333,14 @@ class RulePack:
                 return indicator
         raise KeyError(indicator_id)
 
+    @cached_property
+    def _classifier(self) -> _Classifier:
+        # Built on first use and kept with the pack (a frozen dataclass still has a __dict__).
+        return _Classifier(self.code_lists.values())
+
     def classify(self, system: str, code: str) -> frozenset[str]:
         """Names of the code lists a code belongs to (empty when the pack does not know it)."""
-        return _classifier(self).classify(system, code)
+        return self._classifier.classify(system, code)
 
     def knows(self, system: str, code: str) -> bool:
         """True when the code is in at least one of the pack's lists."""
@@ -375,18 +381,6 @@ class _Classifier:
         ):  # bounded: codes are few, but inputs are not trusted
             self._cache[key] = result
         return result
-
-
-_CLASSIFIERS: dict[int, tuple[RulePack, _Classifier]] = {}
-
-
-def _classifier(pack: RulePack) -> _Classifier:
-    # Keyed by identity and holding the pack, so the id cannot be reused by another object.
-    entry = _CLASSIFIERS.get(id(pack))
-    if entry is None or entry[0] is not pack:
-        entry = (pack, _Classifier(pack.code_lists.values()))
-        _CLASSIFIERS[id(pack)] = entry
-    return entry[1]
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -520,21 +514,8 @@ def _parse_seasons(section: Section) -> Seasons:
             "la campagne commencerait avant la saison",
             f"un jour à partir du {evidence_start[0]:02d}-{evidence_start[1]:02d}",
         )
-    raw = section.value(
-        "campaigns", [], expected="une liste de tables [[seasons.campaigns]]"
-    )
-    if not isinstance(raw, list):
-        raise section.error("campaigns", "type invalide", "une liste de tables")
     campaigns: dict[int, Campaign] = {}
-    for position, item in enumerate(raw):
-        if not isinstance(item, Mapping):
-            raise section.error(f"campaigns[{position}]", "type invalide", "une table")
-        sub = Section(
-            item,
-            name=f"{section.dotted('campaigns')}[{position}]",
-            source=section.source,
-            base_dir=section.base_dir,
-        )
+    for sub in _table_list(section, "campaigns"):
         season = sub.integer("season", minimum=2000)
         start = sub.date("start")
         end = sub.date("end")
