@@ -301,26 +301,28 @@ def cmd_patient(args: argparse.Namespace) -> int:
     as_of = args.as_of or today_in_paris()
 
     def sheet(installation: Installation) -> int:
-        patient = installation.store.get_patient(args.patient_id)
-        if patient is None:
-            raise ConfigError(
-                f"patient « {args.patient_id} » inconnu de la base",
-                key="PATIENT_ID",
-                expected=f"un patient synchronisé ({PROG} sync)",
-            )
         pack = select_rule_pack(installation.config, installation.pm)
         practice = evaluate_practice(
             installation.store,
             installation.pm,
             pack,
             as_of,
-            patient_ids=[patient.patient_id],
+            patient_ids=[args.patient_id],
         )
-        overrides = installation.store.overrides(patient.patient_id)
-        print(
-            render_patient_sheet(pack, patient, practice.evaluations[0], overrides),
-            end="",
+        if not practice.evaluations:
+            raise ConfigError(
+                f"patient « {args.patient_id} » inconnu de la base",
+                key="PATIENT_ID",
+                expected=f"un patient synchronisé ({PROG} sync)",
+            )
+        patient_id = practice.evaluations[0].patient_id
+        text = render_patient_sheet(
+            pack,
+            practice.patients[patient_id],
+            practice.evaluations[0],
+            practice.overrides.get(patient_id, ()),
         )
+        print(text, end="")
         return ExitStatus.OK
 
     return _with_installation(args, sheet)

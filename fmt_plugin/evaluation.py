@@ -21,6 +21,7 @@ from fmt_plugin.model import Act, Code, Patient
 from fmt_plugin.rules import (
     Evidence,
     EvidenceSource,
+    Override,
     PatientEvaluation,
     RulePack,
     evaluate,
@@ -110,6 +111,7 @@ class PracticeEvaluation:
     pack: RulePack
     patients: Mapping[str, Patient]
     evaluations: Sequence[PatientEvaluation]
+    overrides: Mapping[str, Sequence[Override]]  # the decisions in force, by patient id
 
     @property
     def rates(self) -> dict[str, IndicatorRate]:
@@ -126,14 +128,13 @@ def evaluate_practice(
     patient_ids: Iterable[str] | None = None,
 ) -> PracticeEvaluation:
     """Evaluate the store's active patients, or only `patient_ids` (active or not), at `as_of`."""
+    overrides: Mapping[str, Sequence[Override]]
     if patient_ids is None:
         patients = {p.patient_id: p for p in store.iter_patients()}
+        overrides = store.overrides_by_patient()
     else:  # one patient's sheet must not decrypt the whole roster
         found = (store.get_patient(i) for i in patient_ids)
         patients = {p.patient_id: p for p in found if p is not None}
-    if patient_ids is None:
-        overrides = store.overrides_by_patient()
-    else:
         overrides = {i: store.overrides(i) for i in patients}
     collector = EvidenceCollector(pack, pm)
     evaluations = [
@@ -146,4 +147,4 @@ def evaluate_practice(
         )
         for patient_id, patient in patients.items()
     ]
-    return PracticeEvaluation(as_of, pack, patients, evaluations)
+    return PracticeEvaluation(as_of, pack, patients, evaluations, overrides)
