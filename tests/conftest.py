@@ -1,15 +1,19 @@
-"""Shared fixtures: the public scenario, fresh installations made by `init`, the CLI in a subprocess."""
+"""Shared fixtures: the public scenario, installations made by `init`, the CLI, key rings and stores."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from fmt_plugin.storage import KeyRing, generate_key_file
 
 PUBLIC_SCENARIO = Path(__file__).parent / "data" / "public_scenario"
 
@@ -71,3 +75,20 @@ def installation(tmp_path: Path, public_scenario: Path) -> Path:
         ),
         actor="test",
     )
+
+
+@pytest.fixture
+def keyring(tmp_path: Path) -> KeyRing:
+    """A freshly generated key file's key ring."""
+    return generate_key_file(tmp_path / "keys.json")
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """Where a test's store file goes (its folder does not exist yet)."""
+    return tmp_path / "data" / "fmt.sqlite"
+
+
+def raw(path: Path) -> closing[sqlite3.Connection]:
+    """A plain sqlite3 connection, as an attacker or a curious admin would use."""
+    return closing(sqlite3.connect(path, isolation_level=None))

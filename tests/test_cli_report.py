@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import RunCli
 
+from fmt_plugin.rules.pack import default_pack_resource
+
 AS_OF = "2026-03-15"
 
 
@@ -357,15 +359,10 @@ def test_override_of_an_unknown_patient_is_refused(run_cli, config):
 # --- practice rule packs -------------------------------------------------------------------------
 
 
-def test_a_practice_pack_file_replaces_the_default_pack(run_cli, config, tmp_path):
-    """[rules] files: a pack with id fmt-2026 and a 3-year colorectal period wins."""
-    from fmt_plugin.rules.pack import default_pack_resource
-
+def use_practice_pack(tmp_path: Path, config: str, old: str, new: str) -> None:
+    """Name in [rules] files a copy of the shipped pack with its first `old` replaced."""
     shipped = default_pack_resource().read_text(encoding="utf-8")
-    own = shipped.replace(
-        'evidence = ["mammographie"]\nperiod_months = 24',
-        'evidence = ["mammographie"]\nperiod_months = 36',
-    )
+    own = shipped.replace(old, new, 1)
     assert own != shipped
     (tmp_path / "inst" / "cabinet.toml").write_text(own, encoding="utf-8")
     conf = tmp_path / config
@@ -375,6 +372,16 @@ def test_a_practice_pack_file_replaces_the_default_pack(run_cli, config, tmp_pat
         ),
         encoding="utf-8",
     )
+
+
+def test_a_practice_pack_file_replaces_the_default_pack(run_cli, config, tmp_path):
+    """[rules] files: a pack with id fmt-2026 and a 3-year breast screening period wins."""
+    use_practice_pack(
+        tmp_path,
+        config,
+        'evidence = ["mammographie"]\nperiod_months = 24',
+        'evidence = ["mammographie"]\nperiod_months = 36',
+    )
     sein = indicators_of(report_json(run_cli, config), "Q07")["dep_sein"]
     assert sein["due"] == "2028-02-01"
 
@@ -383,18 +390,7 @@ def test_a_malformed_practice_pack_stops_with_file_indicator_and_key(
     run_cli, config, tmp_path
 ):
     """A typo in a pack file is refused at start-up, exit 2, naming where it is."""
-    from fmt_plugin.rules.pack import default_pack_resource
-
-    shipped = default_pack_resource().read_text(encoding="utf-8")
-    broken = shipped.replace("period_months = 24", "perod_months = 24", 1)
-    (tmp_path / "inst" / "cabinet.toml").write_text(broken, encoding="utf-8")
-    conf = tmp_path / config
-    conf.write_text(
-        conf.read_text(encoding="utf-8").replace(
-            "files = []", 'files = ["cabinet.toml"]'
-        ),
-        encoding="utf-8",
-    )
+    use_practice_pack(tmp_path, config, "period_months = 24", "perod_months = 24")
     result = run_cli("--config", config, "report", "--as-of", AS_OF)
     assert result.returncode == 2
     assert "cabinet.toml" in result.stderr

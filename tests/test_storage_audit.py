@@ -13,7 +13,7 @@ import pytest
 
 from fmt_plugin.errors import AuditChainError
 from fmt_plugin.model import Patient
-from fmt_plugin.storage import KeyRing, Store, db, generate_key_file
+from fmt_plugin.storage import KeyRing, Store, db
 from fmt_plugin.storage.audit import AuditLog
 
 ACTOR = "dr.test"
@@ -21,16 +21,6 @@ ROSTER = [
     Patient("P001", "csv", ins="185067512345642", nom="QUASIMODO", prenom="Ernestine"),
     Patient("P002", "csv", ins="290017512345611", nom="BARTLEBY", prenom="Hippolyte"),
 ]
-
-
-@pytest.fixture
-def keyring(tmp_path: Path) -> KeyRing:
-    return generate_key_file(tmp_path / "keys.json")
-
-
-@pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    return tmp_path / "fmt.sqlite"
 
 
 @pytest.fixture

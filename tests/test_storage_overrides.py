@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import raw
 
 from fmt_plugin.errors import DecryptionError, StoreError
 from fmt_plugin.model import Patient
 from fmt_plugin.rules.model import Override, OverrideKind
-from fmt_plugin.storage import KeyRing, Store, db, generate_key_file
+from fmt_plugin.storage import KeyRing, Store, db
 
 ACTOR = "test"
 REASON = "Coloscopie programmée au CHU, souhaite attendre le compte rendu"
@@ -51,25 +50,10 @@ ROSTER = [patient("P001"), patient("P002"), patient("P003")]
 
 
 @pytest.fixture
-def keyring(tmp_path: Path) -> KeyRing:
-    return generate_key_file(tmp_path / "keys.json")
-
-
-@pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "fmt.sqlite"
-
-
-@pytest.fixture
 def store(store_path: Path, keyring: KeyRing) -> Iterator[Store]:
     with Store.create(store_path, keyring, actor=ACTOR) as opened:
         opened.sync_roster(ROSTER, actor=ACTOR)
         yield opened
-
-
-def raw(path: Path) -> closing[sqlite3.Connection]:
-    """A plain sqlite3 connection, as an attacker or a curious admin would use."""
-    return closing(sqlite3.connect(path, isolation_level=None))
 
 
 def audit_entries(path: Path) -> list[tuple[str, str, str | None]]:

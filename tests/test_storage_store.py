@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sqlite3
 import stat
 from collections.abc import Iterator
 from contextlib import closing
@@ -12,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import raw
 
 from fmt_plugin.errors import DecryptionError, StoreError
 from fmt_plugin.model import Patient
@@ -43,24 +43,9 @@ ROSTER = [patient("P001"), patient("P002"), patient("P003")]
 
 
 @pytest.fixture
-def keyring(tmp_path: Path) -> KeyRing:
-    return generate_key_file(tmp_path / "keys.json")
-
-
-@pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "fmt.sqlite"
-
-
-@pytest.fixture
 def store(store_path: Path, keyring: KeyRing) -> Iterator[Store]:
     with Store.create(store_path, keyring, actor=ACTOR) as opened:
         yield opened
-
-
-def raw(path: Path) -> closing[sqlite3.Connection]:
-    """A plain sqlite3 connection, as an attacker or a curious admin would use."""
-    return closing(sqlite3.connect(path, isolation_level=None))
 
 
 def test_create_then_open(store_path, keyring):
