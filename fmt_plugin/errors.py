@@ -119,3 +119,55 @@ class AuditChainError(FmtError):
         self.seq = seq
         self.reason = reason
         super().__init__(f"journal d'audit rompu à l'entrée n° {seq} : {reason}")
+
+
+class Hl7Error(FmtError):
+    """An HL7 v2 message cannot be used; `code` is its HL7 table 0357 error code.
+
+    `segment` and `field` locate the fault (`segment_index` is ERL.2, the occurrence of that
+    segment in the message: 1 for the first OBX), so an ACK's ERR-2 and a quarantine reason
+    can point at it. The message never
+    quotes field content: a value may be health data.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        code: int = 207,
+        segment: str | None = None,
+        segment_index: int | None = None,
+        field: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.code = code
+        self.segment = segment
+        self.segment_index = segment_index
+        self.field = field
+        super().__init__(f"{self.location} : {reason}" if self.location else reason)
+
+    @property
+    def location(self) -> str:
+        """`PID-3`, `OBX-11 (OBX n° 2)`, `MSH`, or "" when not in one segment."""
+        if self.segment is None:
+            return ""
+        where = (
+            f"{self.segment}-{self.field}" if self.field is not None else self.segment
+        )
+        if self.segment_index is not None and self.segment_index > 1:
+            where += f" ({self.segment} n° {self.segment_index})"
+        return where
+
+    @property
+    def err_location(self) -> str:
+        """ERR-2 (ERL) as `SEG^sequence^field`, or "" when unknown."""
+        if self.segment is None:
+            return ""
+        parts = [self.segment, str(self.segment_index or 1)]
+        if self.field is not None:
+            parts.append(str(self.field))
+        return "^".join(parts)
+
+
+class Hl7ParseError(Hl7Error):
+    """The bytes are not a parseable HL7 v2 message (answered AR)."""
