@@ -116,7 +116,11 @@ def test_migrations_recorded_and_not_reapplied(store_path, keyring):
     Store.open(store_path, keyring).close()
     with raw(store_path) as conn:
         after = conn.execute("SELECT * FROM schema_migrations").fetchall()
-    assert [row[:2] for row in before] == [(1, "initial"), (2, "overrides")]
+    assert [row[:2] for row in before] == [
+        (1, "initial"),
+        (2, "overrides"),
+        (3, "hl7_messages"),
+    ]
     assert after == before
 
 

@@ -82,10 +82,15 @@ class FieldCipher:
         `kind` separates namespaces (an INS and a phone number never collide); it must not
         contain NUL, which would make the encoding ambiguous.
         """
+        return self.blind_index_bytes(kind, value.encode())
+
+    def blind_index_bytes(self, kind: str, value: bytes) -> bytes:
+        """`blind_index` of raw bytes (a whole message's content, say)."""
         if "\x00" in kind:
             raise ValueError("blind index kind must not contain NUL")
-        message = f"{kind}\x00{value}".encode()
-        return hmac.new(self._index_key, message, sha256).digest()
+        return hmac.new(
+            self._index_key, kind.encode() + b"\x00" + value, sha256
+        ).digest()
 
 
 def _context(table: str, record_id: str, field: str) -> bytes:

@@ -27,6 +27,7 @@ from fmt_plugin.rules.model import Override, OverrideKind
 from fmt_plugin.storage import db
 from fmt_plugin.storage.audit import AuditLog, AuditReport
 from fmt_plugin.storage.crypto import FieldCipher
+from fmt_plugin.storage.inbox import Hl7Inbox
 from fmt_plugin.storage.keys import KeyRing
 
 PATIENTS = "patients"
@@ -81,6 +82,7 @@ class Store:
         self._conn = conn
         self._cipher = FieldCipher(keyring)
         self._audit = AuditLog(conn, keyring.audit_key)
+        self.inbox = Hl7Inbox(conn, self._cipher)
 
     def __repr__(self) -> str:
         return f"<Store {self.path}>"
@@ -414,6 +416,34 @@ class Store:
         """Append one audit entry for an administrative action (its own transaction)."""
         with self._write():
             self._audit.append(actor=actor, action=action, target=target, detail=detail)
+
+    def audit_in_transaction(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Append one audit entry inside the caller's open `transaction()`."""
+        if not self._conn.in_transaction:
+            raise StoreError("audit_in_transaction needs an open transaction")
+        self._audit.append(actor=actor, action=action, target=target, detail=detail)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction for several inbox writes: all commit, or none does.
+
+        SQLite errors become StoreError after the rollback; any other exception rolls back
+        and propagates unchanged.
+        """
+        with self._write():
+            self.inbox.begin()
+            try:
+                yield
+                self.inbox.flush()
+            finally:
+                self.inbox.begin()  # a rollback leaves nothing pending either
 
     def verify_audit(self) -> AuditReport:
         """Check the whole audit chain and its head; writes nothing."""

@@ -1,0 +1,507 @@
+"""The encrypted HL7 inbox: received messages, their quarantine, and the clinical events they carried.
+
+Runs inside the caller's write transaction (`Store.transaction()`), so a message, its events
+and the supersession of earlier events commit together, before the message is acknowledged.
+Writes are collected during the transaction and flushed in a few `executemany` statements
+just before the commit (a bulk import adds thousands of rows per transaction).
+Raw messages, events and origins are AES-256-GCM ciphertext bound to their row; content is
+findable only through HMAC blind indexes (the message digest, the event identity).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fmt_plugin.clinical import (
+    ClinicalEvent,
+    EventAction,
+    EventState,
+    StoredClinicalEvent,
+)
+from fmt_plugin.errors import DecryptionError
+from fmt_plugin.model import StoredEvent
+from fmt_plugin.storage.crypto import FieldCipher
+
+MESSAGES = "hl7_messages"
+EVENTS = "clinical_events"
+DIGEST_KIND = "hl7-message"
+EVENT_KEY_KIND = "clinical-event"
+_KEY_SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in an HL7 value
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One message as it arrived, with what is known before parsing its content.
+
+    `raw` are the original bytes (kept verbatim); `origin` says where it came from for the
+    practice's eyes (a file and line, a peer address) and is stored encrypted, since a file
+    name may name a patient.
+    """
+
+    raw: bytes
+    sender: str
+    control_id: str
+    message_type: str
+    channel: str  # "mllp" or "import"
+    received_at: str
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a message was not integrated: its ACK code and the ERR content (no health data)."""
+
+    ack_code: str  # "AE" or "AR"
+    reason: str
+    error_code: int = 207
+    error_location: str = ""
+    application_error: str = ""  # e.g. ANS "902" (unknown patient)
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A stored message's clear columns: enough to answer a resent copy the same way."""
+
+    message_id: int
+    sender: str
+    control_id: str
+    message_type: str
+    channel: str
+    received_at: str
+    state: str
+    ack_code: str
+    error_code: int | None
+    error_location: str
+    application_error: str
+    reason: str
+    patient_id: str | None
+    replayed_at: str | None
+    duplicates: int
+
+    @property
+    def rejection(self) -> Rejection | None:
+        """The stored rejection of a quarantined message, None for an accepted one."""
+        if self.state != "quarantined":
+            return None
+        return Rejection(
+            ack_code=self.ack_code,
+            reason=self.reason,
+            error_code=self.error_code or 207,
+            error_location=self.error_location,
+            application_error=self.application_error,
+        )
+
+
+_RECORD_COLUMNS = (
+    "message_id, sender, control_id, message_type, channel, received_at, state,"
+    " ack_code, error_code, error_location, application_error, reason, patient_id,"
+    " replayed_at, duplicates"
+)
+
+
+class Hl7Inbox:
+    """Typed reads and writes of HL7 messages and clinical events on one store connection."""
+
+    def __init__(self, conn: sqlite3.Connection, cipher: FieldCipher) -> None:
+        self._conn = conn
+        self._cipher = cipher
+        self._last_ids: dict[str, int] = {}
+        # Writes of the current transaction, flushed together by `flush()`.
+        self._pending_messages: list[tuple[Any, ...]] = []
+        self._pending_records: dict[tuple[bytes, str, str], MessageRecord] = {}
+        self._pending_events: list[tuple[Any, ...]] = []
+        self._pending_supersessions: list[tuple[Any, ...]] = []
+        self._pending_duplicates: Counter[int] = Counter()
+
+    def __repr__(self) -> str:
+        return "<Hl7Inbox>"
+
+    # --- messages ----------------------------------------------------------------------
+
+    def digest(self, raw: bytes) -> bytes:
+        """The blind index of a message's content, blind to its line endings.
+
+        A message read from a file (`\\n`) and the same message over MLLP (`\\r`) are the
+        same message.
+        """
+        return self._cipher.blind_index_bytes(DIGEST_KIND, normalized_content(raw))
+
+    def find(self, sender: str, control_id: str, digest: bytes) -> MessageRecord | None:
+        """The stored message with this sender, MSH-10 and content, if any.
+
+        Sees the messages added earlier in the same transaction too.
+        """
+        pending = self._pending_records.get((digest, sender, control_id))
+        if pending is not None:
+            return pending
+        row = self._conn.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM hl7_messages"  # noqa: S608 -- constant columns
+            " WHERE digest = ? AND sender = ? AND control_id = ?",
+            (digest, sender, control_id),
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def get(self, message_id: int) -> MessageRecord | None:
+        """The stored message with this id, if any."""
+        row = self._conn.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM hl7_messages"  # noqa: S608 -- constant columns
+            " WHERE message_id = ?",
+            (message_id,),
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def count_duplicate(self, message_id: int) -> None:
+        """Count one more copy of a stored message (it is not stored again)."""
+        self._pending_duplicates[message_id] += 1
+
+    def add_accepted(
+        self,
+        message: ReceivedMessage,
+        digest: bytes,
+        patient_id: str,
+        events: Sequence[ClinicalEvent],
+    ) -> tuple[int, list[StoredEvent]]:
+        """Store an integrated message and its events; return its id and the events stored."""
+        message_id = self._insert_message(message, digest, None, patient_id)
+        return message_id, self._add_events(message_id, patient_id, events)
+
+    def add_quarantined(
+        self, message: ReceivedMessage, digest: bytes, rejection: Rejection
+    ) -> int:
+        """Store a message that could not be integrated, with why; return its id."""
+        return self._insert_message(message, digest, rejection, None)
+
+    def accept_replayed(
+        self,
+        message_id: int,
+        patient_id: str,
+        events: Sequence[ClinicalEvent],
+        at: str,
+    ) -> list[StoredEvent]:
+        """Integrate a quarantined message on replay: its events are stored now."""
+        self._conn.execute(
+            "UPDATE hl7_messages SET state = 'accepted', ack_code = 'AA',"
+            " error_code = NULL, error_location = NULL, application_error = NULL,"
+            " reason = NULL, patient_id = ?, replayed_at = ? WHERE message_id = ?",
+            (patient_id, at, message_id),
+        )
+        return self._add_events(message_id, patient_id, events)
+
+    def requarantine(self, message_id: int, rejection: Rejection, at: str) -> None:
+        """Record that a replay failed again, with the new reason."""
+        self._conn.execute(
+            "UPDATE hl7_messages SET ack_code = ?, error_code = ?, error_location = ?,"
+            " application_error = ?, reason = ?, replayed_at = ? WHERE message_id = ?",
+            (
+                rejection.ack_code,
+                rejection.error_code,
+                rejection.error_location,
+                rejection.application_error,
+                rejection.reason,
+                at,
+                message_id,
+            ),
+        )
+
+    def quarantined(self) -> list[MessageRecord]:
+        """The messages waiting in quarantine, oldest first."""
+        rows = self._conn.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM hl7_messages"  # noqa: S608 -- constant columns
+            " WHERE state = 'quarantined' ORDER BY message_id"
+        ).fetchall()
+        return [_record(row) for row in rows]
+
+    def raw(self, message_id: int) -> bytes:
+        """The original bytes of a stored message; KeyError if there is none."""
+        row = self._conn.execute(
+            "SELECT raw FROM hl7_messages WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(message_id)
+        return self._decrypt(row[0], MESSAGES, str(message_id), "raw")
+
+    def origin(self, message_id: int) -> str:
+        """Where a stored message came from ("" when not recorded)."""
+        row = self._conn.execute(
+            "SELECT origin FROM hl7_messages WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return ""
+        return self._decrypt(row[0], MESSAGES, str(message_id), "origin").decode()
+
+    def counts(self) -> dict[str, int]:
+        """Messages by state, plus the duplicates received (for status pages)."""
+        found = {"accepted": 0, "quarantined": 0, "duplicates": 0}
+        for state, count, duplicates in self._conn.execute(
+            "SELECT state, count(*), coalesce(sum(duplicates), 0)"
+            " FROM hl7_messages GROUP BY state"
+        ):
+            found[state] = count
+            found["duplicates"] += duplicates
+        return found
+
+    # --- events ------------------------------------------------------------------------
+
+    def events_of(self, patient_id: str) -> list[StoredClinicalEvent]:
+        """The patient's current events (neither superseded nor withdrawn), oldest first."""
+        rows = self._conn.execute(
+            "SELECT event_id, message_id, patient_id, state, payload"
+            " FROM clinical_events WHERE patient_id = ? AND state = 'current'"
+            " ORDER BY event_id",
+            (patient_id,),
+        ).fetchall()
+        return [self._event(row) for row in rows]
+
+    def current_events_by_patient(self) -> dict[str, list[StoredClinicalEvent]]:
+        """Every current event, grouped by patient id (one pass for a whole practice)."""
+        grouped: dict[str, list[StoredClinicalEvent]] = {}
+        rows = self._conn.execute(
+            "SELECT event_id, message_id, patient_id, state, payload"
+            " FROM clinical_events WHERE state = 'current' ORDER BY event_id"
+        ).fetchall()
+        for row in rows:
+            stored = self._event(row)
+            grouped.setdefault(stored.patient_id, []).append(stored)
+        return grouped
+
+    def events_of_message(self, message_id: int) -> list[StoredClinicalEvent]:
+        """Every event a message brought, whatever its state now."""
+        rows = self._conn.execute(
+            "SELECT event_id, message_id, patient_id, state, payload"
+            " FROM clinical_events WHERE message_id = ? ORDER BY event_id",
+            (message_id,),
+        ).fetchall()
+        return [self._event(row) for row in rows]
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _insert_message(
+        self,
+        message: ReceivedMessage,
+        digest: bytes,
+        rejection: Rejection | None,
+        patient_id: str | None,
+    ) -> int:
+        message_id = self._next_id("message_id", MESSAGES)
+        record_id = str(message_id)
+        origin = (
+            self._cipher.encrypt(
+                message.origin.encode(),
+                table=MESSAGES,
+                record_id=record_id,
+                field="origin",
+            )
+            if message.origin
+            else None
+        )
+        raw = self._cipher.encrypt(
+            message.raw, table=MESSAGES, record_id=record_id, field="raw"
+        )
+        record = MessageRecord(
+            message_id=message_id,
+            sender=message.sender,
+            control_id=message.control_id,
+            message_type=message.message_type,
+            channel=message.channel,
+            received_at=message.received_at,
+            state="accepted" if rejection is None else "quarantined",
+            ack_code="AA" if rejection is None else rejection.ack_code,
+            error_code=None if rejection is None else rejection.error_code,
+            error_location="" if rejection is None else rejection.error_location,
+            application_error="" if rejection is None else rejection.application_error,
+            reason="" if rejection is None else rejection.reason,
+            patient_id=patient_id,
+            replayed_at=None,
+            duplicates=0,
+        )
+        self._pending_records[(digest, message.sender, message.control_id)] = record
+        self._pending_messages.append(
+            (
+                message_id,
+                message.sender,
+                message.control_id,
+                digest,
+                message.message_type,
+                message.channel,
+                message.received_at,
+                record.state,
+                record.ack_code,
+                record.error_code,
+                record.error_location or None,
+                record.application_error or None,
+                record.reason or None,
+                patient_id,
+                origin,
+                raw,
+            )
+        )
+        return message_id
+
+    def _add_events(
+        self, message_id: int, patient_id: str, events: Iterable[ClinicalEvent]
+    ) -> list[StoredEvent]:
+        stored: list[StoredEvent] = []
+        for event in events:
+            key = self._event_key(patient_id, event)
+            event_id = self._next_id("event_id", EVENTS)
+            withdrawn = event.action is EventAction.WITHDRAW
+            state = EventState.WITHDRAWN if withdrawn else EventState.CURRENT
+            payload = json.dumps(event.to_dict(), sort_keys=True, ensure_ascii=False)
+            encrypted = self._cipher.encrypt(
+                payload.encode(),
+                table=EVENTS,
+                record_id=_event_record_id(event_id, patient_id),
+                field="payload",
+            )
+            self._pending_events.append(
+                (
+                    event_id,
+                    message_id,
+                    patient_id,
+                    event.kind.value,
+                    key,
+                    state.value,
+                    encrypted,
+                )
+            )
+            # Earlier versions of this observation step aside: superseded by the newer
+            # version, or withdrawn with it. Only *earlier* ids, so the order in which the
+            # updates run does not matter when one batch corrects its own result.
+            previous = EventState.WITHDRAWN if withdrawn else EventState.SUPERSEDED
+            self._pending_supersessions.append(
+                (previous.value, event_id, key, event_id)
+            )
+            stored.append(StoredEvent(event_id, patient_id, event.kind))
+        return stored
+
+    def flush(self) -> None:
+        """Write what this transaction added, in a few statements (before the commit)."""
+        if self._pending_messages:
+            self._conn.executemany(
+                "INSERT INTO hl7_messages (message_id, sender, control_id, digest,"
+                " message_type, channel, received_at, state, ack_code, error_code,"
+                " error_location, application_error, reason, patient_id, origin, raw)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._pending_messages,
+            )
+        if self._pending_events:
+            self._conn.executemany(
+                "INSERT INTO clinical_events (event_id, message_id, patient_id, kind,"
+                " event_key, state, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                self._pending_events,
+            )
+            self._conn.executemany(
+                "UPDATE clinical_events SET state = ?, replaced_by = ?"
+                " WHERE event_key = ? AND state = 'current' AND event_id < ?",
+                self._pending_supersessions,
+            )
+        if self._pending_duplicates:
+            self._conn.executemany(
+                "UPDATE hl7_messages SET duplicates = duplicates + ?"
+                " WHERE message_id = ?",
+                [(n, i) for i, n in self._pending_duplicates.items()],
+            )
+        self.begin()
+
+    def _event_key(self, patient_id: str, event: ClinicalEvent) -> bytes:
+        parts = (patient_id, event.kind.value, *event.identity)
+        return self._cipher.blind_index(EVENT_KEY_KIND, _KEY_SEPARATOR.join(parts))
+
+    def begin(self) -> None:
+        """Start afresh: nothing pending, ids counted again from the table."""
+        self._last_ids.clear()
+        self._pending_messages.clear()
+        self._pending_records.clear()
+        self._pending_events.clear()
+        self._pending_supersessions.clear()
+        self._pending_duplicates.clear()
+
+    def _next_id(self, column: str, table: str) -> int:
+        # The id is chosen before the insert because it is part of the ciphertext's AAD;
+        # BEGIN IMMEDIATE holds the write lock, so no other writer can take it meanwhile.
+        # Within a transaction ids are counted here rather than asked of SQLite each time.
+        last = self._last_ids.get(table)
+        if last is None:
+            row = self._conn.execute(
+                f"SELECT coalesce(max({column}), 0) FROM {table}"  # noqa: S608 -- constants
+            ).fetchone()
+            last = int(row[0])
+        self._last_ids[table] = last + 1
+        return last + 1
+
+    def _event(self, row: tuple[Any, ...]) -> StoredClinicalEvent:
+        event_id, message_id, patient_id, state, payload = row
+        if not isinstance(payload, bytes):
+            raise DecryptionError()
+        plain = self._decrypt(
+            payload, EVENTS, _event_record_id(event_id, patient_id), "payload"
+        )
+        try:
+            event = ClinicalEvent.from_dict(json.loads(plain.decode("utf-8")))
+        except (UnicodeDecodeError, ValueError, TypeError, KeyError):
+            # Authenticated yet unreadable: written by a bug, reported like any bad value.
+            raise DecryptionError() from None
+        return StoredClinicalEvent(
+            event_id, message_id, str(patient_id), EventState(state), event
+        )
+
+    def _decrypt(self, value: object, table: str, record_id: str, field: str) -> bytes:
+        if not isinstance(value, bytes):
+            raise DecryptionError()
+        return self._cipher.decrypt(
+            value, table=table, record_id=record_id, field=field
+        )
+
+
+def normalized_content(raw: bytes) -> bytes:
+    """The message with `\\r` segment separators, no BOM and no trailing blank lines."""
+    text = raw.removeprefix(b"\xef\xbb\xbf")
+    text = text.replace(b"\r\n", b"\r").replace(b"\n", b"\r")
+    return text.strip(b"\r\t ")
+
+
+def _event_record_id(event_id: int, patient_id: str) -> str:
+    """The AAD record id: the row and its patient, so moving an event breaks it."""
+    return f"{event_id:d}/{patient_id}"
+
+
+def _record(row: tuple[Any, ...]) -> MessageRecord:
+    (
+        message_id,
+        sender,
+        control_id,
+        message_type,
+        channel,
+        received_at,
+        state,
+        ack_code,
+        error_code,
+        error_location,
+        application_error,
+        reason,
+        patient_id,
+        replayed_at,
+        duplicates,
+    ) = row
+    return MessageRecord(
+        message_id=int(message_id),
+        sender=str(sender),
+        control_id=str(control_id),
+        message_type=str(message_type),
+        channel=str(channel),
+        received_at=str(received_at),
+        state=str(state),
+        ack_code=str(ack_code),
+        error_code=None if error_code is None else int(error_code),
+        error_location=error_location or "",
+        application_error=application_error or "",
+        reason=reason or "",
+        patient_id=patient_id,
+        replayed_at=replayed_at,
+        duplicates=int(duplicates),
+    )
