@@ -1,8 +1,9 @@
 """Evaluate a practice: gather each patient's evidence and decisions, then run the pure engine.
 
-This is the "store → evaluate" step of the pipeline: it asks the adapters for EHR acts
-(`fmt_patient_acts`), translates codes the pack does not know (`fmt_translate_code`), reads the
-practice's decisions from the store, and hands plain data to `fmt_plugin.rules.evaluate`.
+This is the "store → evaluate" step of the pipeline: it reads the lab results and vaccinations
+received over HL7 and the practice's decisions from the store, asks the adapters for EHR acts
+(`fmt_patient_acts`), translates codes the pack does not know (`fmt_translate_code`), and hands
+plain data to `fmt_plugin.rules.evaluate`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import pluggy
 
+from fmt_plugin.clinical import ClinicalEvent, StoredClinicalEvent
 from fmt_plugin.config import FmtConfig
 from fmt_plugin.errors import ConfigError
-from fmt_plugin.model import Act, Code, Patient
+from fmt_plugin.model import Act, Code, EventKind, Patient
 from fmt_plugin.rules import (
     Evidence,
     EvidenceSource,
@@ -59,7 +61,7 @@ def select_rule_pack(config: FmtConfig, pm: pluggy.PluginManager) -> RulePack:
 
 
 class EvidenceCollector:
-    """Turns an adapter's acts into evidence the pack understands, translating unknown codes."""
+    """Turns acts and received events into evidence the pack understands (codes translated)."""
 
     def __init__(self, pack: RulePack, pm: pluggy.PluginManager) -> None:
         self._pack = pack
@@ -83,6 +85,44 @@ class EvidenceCollector:
             code=code.code,
             source=EvidenceSource.EHR,
             label=self.label(code.system, code.code),
+        )
+
+    def from_events(self, events: Sequence[StoredClinicalEvent]) -> list[Evidence]:
+        """The evidence of the patient's current HL7 events (source `hl7`)."""
+        evidence: list[Evidence] = []
+        for stored in events:
+            evidence.extend(self.from_event(stored.event))
+        return evidence
+
+    def from_event(self, event: ClinicalEvent) -> list[Evidence]:
+        """One evidence per coding of the event the pack knows (result code, ordered test,
+        alternate code), or the primary coding alone when the pack knows none of them."""
+        status = _evidence_status(event)
+        found: list[Evidence] = []
+        seen: set[tuple[str, str]] = set()
+        for coding in event.codings():
+            code = self.translate(coding.system, coding.code)
+            if not self._pack.knows(code.system, code.code) or (
+                (code.system, code.code) in seen
+            ):
+                continue
+            seen.add((code.system, code.code))
+            found.append(self._hl7_evidence(event, code, status))
+        if not found:
+            primary = self.translate(event.coding.system, event.coding.code)
+            found.append(self._hl7_evidence(event, primary, status))
+        return found
+
+    def _hl7_evidence(
+        self, event: ClinicalEvent, code: Code, status: str | None
+    ) -> Evidence:
+        return Evidence(
+            date=event.date,
+            system=code.system,
+            code=code.code,
+            source=EvidenceSource.HL7,
+            label=self.label(code.system, code.code) or event.coding.label,
+            result_status=status,
         )
 
     def translate(self, system: str, code: str) -> Code:
@@ -129,22 +169,34 @@ def evaluate_practice(
 ) -> PracticeEvaluation:
     """Evaluate the store's active patients, or only `patient_ids` (active or not), at `as_of`."""
     overrides: Mapping[str, Sequence[Override]]
+    events: Mapping[str, Sequence[StoredClinicalEvent]]
     if patient_ids is None:
         patients = {p.patient_id: p for p in store.iter_patients()}
         overrides = store.overrides_by_patient()
+        events = store.inbox.current_events_by_patient()
     else:  # one patient's sheet must not decrypt the whole roster
         found = (store.get_patient(i) for i in patient_ids)
         patients = {p.patient_id: p for p in found if p is not None}
         overrides = {i: store.overrides(i) for i in patients}
+        events = {i: store.inbox.events_of(i) for i in patients}
     collector = EvidenceCollector(pack, pm)
     evaluations = [
         evaluate(
             pack,
             patient,
-            collector.acts_of(patient_id),
+            collector.acts_of(patient_id)
+            + collector.from_events(events.get(patient_id, ())),
             overrides.get(patient_id, ()),
             as_of,
         )
         for patient_id, patient in patients.items()
     ]
     return PracticeEvaluation(as_of, pack, patients, evaluations, overrides)
+
+
+def _evidence_status(event: ClinicalEvent) -> str | None:
+    """Evidence.result_status: OBX-11 for a result; for a vaccination, None when it counts
+    and the RXA-20 status (refused, not administered) when it does not."""
+    if event.kind is EventKind.LAB_RESULT:
+        return event.status
+    return None if event.counts() else event.status

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from fmt_plugin import __version__
 from fmt_plugin.hooks import hookimpl
+from fmt_plugin.ins import is_valid_ins
 from fmt_plugin.model import AdapterInfo, PatientIdentifier
 
 if TYPE_CHECKING:
@@ -69,3 +70,39 @@ class StorePatientMatcher:
         if len(candidates) != 1 or (by_local and by_local != candidates):
             return None
         return next(iter(candidates))
+
+
+def identity_problem(
+    identifiers: Sequence[PatientIdentifier],
+    store: Store,
+    practice_authorities: Sequence[str] = (),
+) -> tuple[str, str]:
+    """Why a message's patient could not be matched: (ANS error code, French reason).
+
+    The ANS codes of ERR-5: 902 unknown patient, 903 INS absent, 904 INS differs from the
+    one known, 905 INS incomplete, 906 other. The reason names no identifier value.
+    """
+    ins_values = [i.value for i in identifiers if is_ins_identifier(i)]
+    authorities = frozenset(practice_authorities)
+    local_ids = [
+        i.value
+        for i in identifiers
+        if i.kind == "PI"
+        and set(i.authority.replace("&", "^").split("^")) & authorities
+    ]
+    if not ins_values:
+        if local_ids:
+            return "903", "INS absent et identifiant du cabinet inconnu"
+        return "903", "INS absent (PID-3 sans identifiant INS)"
+    if not all(is_valid_ins(value) for value in ins_values):
+        return "905", "INS incomplet ou invalide (clé de contrôle, longueur)"
+    found = {
+        pid for value in ins_values for pid in store.find_patient_ids_by_ins(value)
+    }
+    if not found:
+        return "902", "patient inconnu du cabinet (INS absent de la patientèle)"
+    if len(found) > 1:
+        return "906", "plusieurs patients du cabinet portent ces INS"
+    if local_ids and set(local_ids) != found:
+        return "904", "l'INS désigne un autre patient que l'identifiant du cabinet"
+    return "906", "rapprochement refusé par un adaptateur"

@@ -128,8 +128,9 @@ def fmt_hl7_received(message: str, sender: str) -> str | None:
     """Rewrite a vendor's HL7 v2 quirks before the message is parsed.
 
     `firstresult`: the first adapter returning a string wins and that string is parsed instead.
-    Called once per received message, after it was stored raw (the original is kept) and before
-    parsing. Must not block.
+    Called once per received message (and again when a quarantined message is replayed), once
+    its header was read and before its content is; the store keeps the original bytes, not
+    the rewrite. Runs on the store thread: must not block.
 
     :param message: the message as received, segments separated by `\\r`.
     :param sender: the sending application and facility (MSH-3^MSH-4), for per-sender rules.
@@ -142,8 +143,9 @@ def fmt_events_stored(events: Sequence[StoredEvent]) -> None:
     """Be told that clinical events were committed to the store (e.g. for EHR write-back).
 
     Notification: every adapter is called, after the transaction that stored the events has
-    committed. The events carry internal ids only; read their content from the store if needed.
-    Must not block: queue slow work.
+    committed and before the message is acknowledged (an exception is logged and ignored: the
+    message is already safe). The events carry internal ids only; read their content from the
+    store if needed. Must not block: it delays the ACK; queue slow work.
 
     :param events: the events of one message or one import batch.
     :return: nothing.

@@ -1,0 +1,377 @@
+"""The per-message pipeline: parse → dedupe → match the patient → commit encrypted → ACK → notify.
+
+Whatever the transport (MLLP, a file import, a quarantine replay), a message goes through
+`Ingestor`. A batch of messages is committed in one transaction: the raw message and its events
+(or its quarantine record) are durable before any ACK is built, so an ACK never promises a
+message the store does not hold. Nothing is dropped: a message that cannot be integrated is
+kept, encrypted, in quarantine with its reason, and can be replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import pluggy
+
+from fmt_plugin.adapters.patient_match import identity_problem
+from fmt_plugin.errors import Hl7Error
+from fmt_plugin.hl7 import ack
+from fmt_plugin.hl7.er7 import Message, parse_message
+from fmt_plugin.hl7.extract import PARIS, MessageContent, extract_content
+from fmt_plugin.hl7.reference import parse_with_hl7apy
+from fmt_plugin.model import StoredEvent
+from fmt_plugin.storage import Store
+from fmt_plugin.storage.inbox import ReceivedMessage, Rejection
+
+log = logging.getLogger(__name__)
+
+#: Table 0357 codes that reject the message itself (type, event, version): answered AR.
+REJECTED_CODES = frozenset({200, 201, 202, 203})
+PARSERS: dict[str, Callable[[bytes | str], Message]] = {
+    "er7": parse_message,
+    "hl7apy": parse_with_hl7apy,
+}
+
+
+class Disposition(StrEnum):
+    """What became of one received message."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message to ingest: its original bytes and where it came from."""
+
+    raw: bytes
+    channel: str  # "mllp" or "import"
+    origin: str = ""  # shown to the practice (file and line, peer); stored encrypted
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """How the pipeline answers: `[hl7]` settings of the configuration."""
+
+    parser: str = "er7"
+    # HL7 says AR for an unsupported version; the ANS examples answer AE.
+    unsupported_version_ack: str = "AR"
+    practice_authorities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """The result for one message; `ack` is None when the sender asked for no answer."""
+
+    disposition: Disposition
+    ack_code: str
+    ack: bytes | None
+    control_id: str
+    message_id: int | None = None
+    patient_id: str | None = None
+    events: tuple[StoredEvent, ...] = ()
+    rejection: Rejection | None = None
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """The result of replaying one quarantined message."""
+
+    message_id: int
+    accepted: bool
+    patient_id: str | None = None
+    events: tuple[StoredEvent, ...] = ()
+    rejection: Rejection | None = None
+
+
+@dataclass
+class _Prepared:
+    """A message read as far as it goes before the store is consulted."""
+
+    incoming: Incoming
+    header: ack.AckHeader
+    received: ReceivedMessage
+    message: Message | None = None
+    content: MessageContent | None = None
+    rejection: Rejection | None = None
+    patient_id: str | None = None
+
+
+class Ingestor:
+    """Runs the pipeline on one open store; not thread-safe (one store connection).
+
+    `clock` gives the current time (UTC-aware); tests pass a fixed one.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        pm: pluggy.PluginManager,
+        settings: IngestSettings | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._store = store
+        self._pm = pm
+        self._settings = settings or IngestSettings()
+        self._parse = PARSERS[self._settings.parser]
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def ingest(
+        self, batch: Sequence[Incoming], *, acknowledge: bool = True
+    ) -> list[IngestOutcome]:
+        """Commit a batch of messages in one transaction, then build their ACKs.
+
+        Without `acknowledge` (a file import: nobody to answer) no ACK is built. The
+        adapters hear of the batch's events once, after the commit. Raises StoreError
+        (nothing committed, no ACK may be sent) when the store cannot be written; any other
+        exception is a bug and also commits nothing.
+        """
+        now = self._clock()
+        prepared = [self._prepare(incoming, now) for incoming in batch]
+        outcomes: list[IngestOutcome] = []
+        with self._store.transaction():
+            for item in prepared:
+                outcomes.append(self._commit(item))
+        if acknowledge:
+            ack_time = now.astimezone(PARIS)
+            outcomes = [
+                self._with_ack(item, outcome, ack_time)
+                for item, outcome in zip(prepared, outcomes, strict=True)
+            ]
+        for outcome in outcomes:
+            self._log(outcome)
+        events = [event for outcome in outcomes for event in outcome.events]
+        if events:
+            self._notify(events)
+        return outcomes
+
+    def replay(self, message_ids: Sequence[int], *, actor: str) -> list[ReplayOutcome]:
+        """Run quarantined messages through the pipeline again, in one transaction.
+
+        A message now integrated leaves the quarantine with its events; one that fails again
+        stays with its new reason. Raises KeyError for an id that is not in quarantine.
+        """
+        at = self._clock().isoformat(timespec="seconds")
+        results: list[ReplayOutcome] = []
+        inbox = self._store.inbox
+        with self._store.transaction():
+            for message_id in message_ids:
+                record = inbox.get(message_id)
+                if record is None or record.state != "quarantined":
+                    raise KeyError(message_id)
+                incoming = Incoming(inbox.raw(message_id), record.channel)
+                item = self._prepare(incoming, self._clock())
+                self._match(item)
+                if item.rejection is not None:
+                    inbox.requarantine(message_id, item.rejection, at)
+                    results.append(
+                        ReplayOutcome(message_id, False, rejection=item.rejection)
+                    )
+                    continue
+                content, patient_id = _integrable(item)
+                events = inbox.accept_replayed(
+                    message_id, patient_id, content.events, at
+                )
+                results.append(
+                    ReplayOutcome(message_id, True, patient_id, tuple(events))
+                )
+            accepted = [str(r.message_id) for r in results if r.accepted]
+            self._store.audit_in_transaction(
+                actor=actor,
+                action="hl7.replay",
+                detail=f"replayed={len(results)} accepted={','.join(accepted) or '-'}",
+            )
+        for result in results:
+            log.info(
+                "quarantine replay: message %d %s%s",
+                result.message_id,
+                "accepted for patient " if result.accepted else "still quarantined",
+                result.patient_id or "",
+            )
+            if result.events:
+                self._notify(result.events)
+        return results
+
+    # --- steps -------------------------------------------------------------------------
+
+    def _prepare(self, incoming: Incoming, now: datetime) -> _Prepared:
+        """Parse and extract, outside the transaction (CPU only)."""
+        try:
+            message = self._parse(incoming.raw)
+        except Hl7Error as exc:
+            header = ack.header_of_raw(incoming.raw)
+            return _Prepared(
+                incoming,
+                header,
+                self._received(incoming, header, "", now),
+                rejection=Rejection(
+                    "AR", f"message illisible : {exc}", exc.code, exc.err_location
+                ),
+            )
+        header = ack.header_of(message)
+        item = _Prepared(
+            incoming,
+            header,
+            self._received(
+                incoming,
+                header,
+                f"{message.message_code}^{message.trigger_event}",
+                now,
+            ),
+            message=message,
+        )
+        try:
+            message = self._rewritten(message, item.received.sender)
+            item.message = message
+            item.content = extract_content(message)
+        except Hl7Error as exc:
+            item.rejection = self._rejection(exc)
+        return item
+
+    def _rewritten(self, message: Message, sender: str) -> Message:
+        """The message after the adapters' `fmt_hl7_received` rewrite, if any."""
+        hook = self._pm.hook.fmt_hl7_received
+        if not hook.get_hookimpls():  # the common case: no adapter rewrites anything
+            return message
+        text = hook(message=message.text, sender=sender)
+        if text is None or text == message.text:
+            return message
+        return self._parse(text)
+
+    def _rejection(self, exc: Hl7Error) -> Rejection:
+        code = "AR" if exc.code in REJECTED_CODES else "AE"
+        if exc.code == 203:
+            code = self._settings.unsupported_version_ack
+        return Rejection(code, str(exc), exc.code, exc.err_location)
+
+    def _commit(self, item: _Prepared) -> IngestOutcome:
+        inbox = self._store.inbox
+        digest = inbox.digest(item.incoming.raw)
+        received = item.received
+        known = inbox.find(received.sender, received.control_id, digest)
+        if known is not None:
+            inbox.count_duplicate(known.message_id)
+            return IngestOutcome(
+                Disposition.DUPLICATE,
+                known.ack_code,
+                None,
+                received.control_id,
+                known.message_id,
+                known.patient_id,
+                rejection=known.rejection,
+            )
+        self._match(item)
+        if item.rejection is not None:
+            message_id = inbox.add_quarantined(received, digest, item.rejection)
+            return IngestOutcome(
+                Disposition.QUARANTINED,
+                item.rejection.ack_code,
+                None,
+                received.control_id,
+                message_id,
+                rejection=item.rejection,
+            )
+        content, patient_id = _integrable(item)
+        message_id, events = inbox.add_accepted(
+            received, digest, patient_id, content.events
+        )
+        return IngestOutcome(
+            Disposition.ACCEPTED,
+            "AA",
+            None,
+            received.control_id,
+            message_id,
+            patient_id,
+            tuple(events),
+        )
+
+    def _match(self, item: _Prepared) -> None:
+        """Set the patient id, or an AE rejection with the ANS code when there is none."""
+        if item.rejection is not None or item.content is None:
+            return
+        identifiers = item.content.identifiers
+        patient_id = self._pm.hook.fmt_match_patient(identifiers=identifiers)
+        if patient_id is not None:
+            item.patient_id = str(patient_id)
+            return
+        code, reason = identity_problem(
+            identifiers, self._store, self._settings.practice_authorities
+        )
+        item.rejection = Rejection("AE", reason, 207, "PID^1^3", code)
+
+    def _with_ack(
+        self, item: _Prepared, outcome: IngestOutcome, now: datetime
+    ) -> IngestOutcome:
+        accepted = outcome.ack_code == "AA"
+        if not item.header.wants_accept_ack(accepted):
+            return outcome
+        payload = ack.build_ack(
+            item.header, outcome.ack_code, outcome.rejection, now=now
+        )
+        return IngestOutcome(
+            outcome.disposition,
+            outcome.ack_code,
+            payload,
+            outcome.control_id,
+            outcome.message_id,
+            outcome.patient_id,
+            outcome.events,
+            outcome.rejection,
+        )
+
+    def _log(self, outcome: IngestOutcome) -> None:
+        # MSH-10 and the internal patient id only: the reason names fields, never values.
+        if outcome.disposition is Disposition.QUARANTINED:
+            assert outcome.rejection is not None  # noqa: S101 -- quarantine has a reason
+            log.warning(
+                "message %s quarantined (%s): %s",
+                outcome.control_id,
+                outcome.ack_code,
+                outcome.rejection.reason,
+            )
+        else:
+            log.debug(
+                "message %s %s (patient %s, %d events)",
+                outcome.control_id,
+                outcome.disposition.value,
+                outcome.patient_id,
+                len(outcome.events),
+            )
+
+    def _notify(self, events: Sequence[StoredEvent]) -> None:
+        """Tell the adapters; their failure must not undo a committed, acknowledged message."""
+        try:
+            self._pm.hook.fmt_events_stored(events=list(events))
+        except Exception as exc:  # noqa: BLE001 -- an adapter's bug is logged, not fatal
+            # The type only: an adapter's exception text may quote what it read.
+            log.error("an adapter failed in fmt_events_stored: %s", type(exc).__name__)
+
+    def _received(
+        self,
+        incoming: Incoming,
+        header: ack.AckHeader,
+        message_type: str,
+        now: datetime,
+    ) -> ReceivedMessage:
+        return ReceivedMessage(
+            raw=incoming.raw,
+            sender=f"{header.sending_application}^{header.sending_facility}",
+            control_id=header.control_id,
+            message_type=message_type,
+            channel=incoming.channel,
+            received_at=now.isoformat(timespec="microseconds"),
+            origin=incoming.origin,
+        )
+
+
+def _integrable(item: _Prepared) -> tuple[MessageContent, str]:
+    """The content and patient of a message that passed every check."""
+    if item.content is None or item.patient_id is None:
+        raise RuntimeError("message not ready for integration")
+    return item.content, item.patient_id
