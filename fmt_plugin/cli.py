@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import os
 import sys
@@ -13,15 +14,24 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fmt_plugin import __version__
-from fmt_plugin.config import CONFIG_ENV_VAR, config_path_from
-from fmt_plugin.errors import ConfigError, ExitStatus, FmtError
+from fmt_plugin.bulk_import import import_files, input_files
+from fmt_plugin.config import CONFIG_ENV_VAR, config_path_from, load_config
+from fmt_plugin.errors import ConfigError, ExitStatus, FmtError, InputError
 from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
 from fmt_plugin.hooks.host import adapter_infos
+from fmt_plugin.ingest import Ingestor
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.logs import configure_logging
 from fmt_plugin.roster import collect_roster
 from fmt_plugin.rules import Override, OverrideKind
 from fmt_plugin.scaffold import InitOptions, init_installation
+from fmt_plugin.service import ingest_settings, run_service
+from fmt_plugin.views.hl7_inbox import (
+    ProgressLine,
+    render_import_summary,
+    render_quarantine,
+    render_replay,
+)
 from fmt_plugin.views.patient_sheet import render_patient_sheet
 from fmt_plugin.views.practice_report import (
     FORMATS,
@@ -165,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("override_id", type=int, metavar="NUMÉRO")
     revoke.set_defaults(handler=cmd_override_revoke)
 
+    _add_hl7_commands(commands, common)
+
     audit = commands.add_parser("audit", help="journal d'audit")
     audit_commands = audit.add_subparsers(title="commandes", metavar="COMMANDE")
     verify = audit_commands.add_parser(
@@ -172,6 +184,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(handler=cmd_audit_verify)
     return parser
+
+
+def _add_hl7_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    serve = commands.add_parser(
+        "serve", parents=[common], help="lancer le service (réception HL7 MLLP)"
+    )
+    serve.add_argument(
+        "--mllp-port",
+        type=int,
+        metavar="PORT",
+        help="port d'écoute HL7 (remplace [mllp] port ; 0 = un port libre)",
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+    imp = commands.add_parser(
+        "import", parents=[common], help="importer des fichiers de messages HL7"
+    )
+    imp.add_argument("paths", type=Path, nargs="+", metavar="CHEMIN")
+    imp.set_defaults(handler=cmd_import)
+
+    quarantine = commands.add_parser(
+        "quarantine", help="messages HL7 en quarantaine (non intégrés)"
+    )
+    quarantine_commands = quarantine.add_subparsers(
+        title="commandes", metavar="COMMANDE"
+    )
+    listing = quarantine_commands.add_parser(
+        "list", parents=[common], help="lister les messages en quarantaine"
+    )
+    listing.set_defaults(handler=cmd_quarantine_list)
+    replay = quarantine_commands.add_parser(
+        "replay",
+        parents=[common],
+        help="rejouer des messages (après ajout du patient à la patientèle…)",
+    )
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("message_ids", type=int, nargs="*", default=[], metavar="ID")
+    which.add_argument("--all", action="store_true", help="toute la quarantaine")
+    replay.set_defaults(handler=cmd_quarantine_replay)
 
 
 def _iso_date(text: str) -> date:
@@ -457,3 +511,78 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         return ExitStatus.FAILURE
 
     return _with_installation(args, verify)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the service in the foreground until SIGTERM or Ctrl-C."""
+    config_path = config_path_from(args.config, os.environ)
+    configure_logging(load_config(config_path).logging)
+    asyncio.run(run_service(config_path, mllp_port=args.mllp_port))
+    return ExitStatus.OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import HL7 files or folders through the same pipeline as the listener."""
+
+    def run(installation: Installation) -> int:
+        files = input_files(args.paths)
+        ingestor = Ingestor(
+            installation.store,
+            installation.pm,
+            ingest_settings(installation.config),
+        )
+        progress = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
+        summary = import_files(ingestor, files, progress=progress)
+        if progress is not None:
+            progress.finish()
+        installation.store.record_admin_action(
+            actor=_actor(),
+            action="hl7.import",
+            detail=(
+                f"messages={summary.messages} accepted={summary.accepted} "
+                f"duplicates={summary.duplicates} quarantined={summary.quarantined}"
+            ),
+        )
+        sys.stdout.write(render_import_summary(summary))
+        return ExitStatus.FAILURE if summary.unreadable else ExitStatus.OK
+
+    return _with_installation(args, run)
+
+
+def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    """List the messages kept in quarantine, with why."""
+
+    def listing(installation: Installation) -> int:
+        inbox = installation.store.inbox
+        records = inbox.quarantined()
+        origins = {r.message_id: inbox.origin(r.message_id) for r in records}
+        sys.stdout.write(render_quarantine(records, origins))
+        return ExitStatus.OK
+
+    return _with_installation(args, listing)
+
+
+def cmd_quarantine_replay(args: argparse.Namespace) -> int:
+    """Replay quarantined messages; exit 1 if some stay in quarantine."""
+
+    def replay(installation: Installation) -> int:
+        inbox = installation.store.inbox
+        quarantined = {r.message_id for r in inbox.quarantined()}
+        ids = sorted(quarantined) if args.all else list(args.message_ids)
+        unknown = [i for i in ids if i not in quarantined]
+        if unknown:
+            raise InputError(
+                f"message(s) absent(s) de la quarantaine : {unknown}",
+                column="ID",
+            )
+        if not ids:
+            print("Quarantaine vide : rien à rejouer.")
+            return ExitStatus.OK
+        ingestor = Ingestor(
+            installation.store, installation.pm, ingest_settings(installation.config)
+        )
+        results = ingestor.replay(ids, actor=_actor())
+        sys.stdout.write(render_replay(results))
+        return ExitStatus.OK if all(r.accepted for r in results) else ExitStatus.FAILURE
+
+    return _with_installation(args, replay)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fmt_plugin.errors import ConfigError
+from fmt_plugin.mllp.server import MllpSettings
 
 CONFIG_ENV_VAR = "FMT_CONFIG"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -253,6 +254,18 @@ class RulesSettings:
 
 
 @dataclass(frozen=True)
+class Hl7Settings:
+    """How received HL7 messages are parsed and answered.
+
+    `parser` is `er7` (ours, fast) or `hl7apy` (the reference library, ~16 ms per message).
+    `unsupported_version_ack` is `AR` (HL7's rule) or `AE` (what the ANS examples answer).
+    """
+
+    parser: str = "er7"
+    unsupported_version_ack: str = "AR"
+
+
+@dataclass(frozen=True)
 class FmtConfig:
     """The whole validated configuration of one installation."""
 
@@ -262,6 +275,8 @@ class FmtConfig:
     plugins: PluginSettings = PluginSettings()
     logging: LoggingSettings = LoggingSettings()
     rules: RulesSettings = RulesSettings()
+    mllp: MllpSettings = field(default_factory=MllpSettings)
+    hl7: Hl7Settings = Hl7Settings()
     adapter_tables: Mapping[str, Mapping[str, Any]] = field(
         default_factory=dict, repr=False
     )
@@ -374,6 +389,18 @@ def load_config(path: Path) -> FmtConfig:
     )
     rules.finish()
 
+    mllp_settings = _mllp_settings(root.table("mllp"))
+    hl7 = root.table("hl7")
+    hl7_settings = Hl7Settings(
+        parser=hl7.string("parser", Hl7Settings.parser, choices=("er7", "hl7apy")),
+        unsupported_version_ack=hl7.string(
+            "unsupported_version_ack",
+            Hl7Settings.unsupported_version_ack,
+            choices=("AR", "AE"),
+        ),
+    )
+    hl7.finish()
+
     adapters = root.table("adapters")
     adapter_tables = {name: adapters.table(name).raw for name in adapters.names()}
     adapters.finish()
@@ -385,5 +412,54 @@ def load_config(path: Path) -> FmtConfig:
         plugins=plugin_settings,
         logging=logging_settings,
         rules=rules_settings,
+        mllp=mllp_settings,
+        hl7=hl7_settings,
         adapter_tables=adapter_tables,
     )
+
+
+def _mllp_settings(mllp: Section) -> MllpSettings:
+    defaults = MllpSettings()
+    port = mllp.integer("port", defaults.port, minimum=0)
+    if port > 65535:
+        raise mllp.error("port", f"valeur {port} trop grande", "un entier de 0 à 65535")
+    timeout = mllp.value(
+        "idle_timeout_s", defaults.idle_timeout_s, expected="un nombre > 0"
+    )
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or timeout <= 0
+    ):
+        raise mllp.error(
+            "idle_timeout_s", f"valeur {timeout!r} invalide", "un nombre > 0"
+        )
+    settings = MllpSettings(
+        host=mllp.string("host", defaults.host),
+        port=port,
+        max_message_bytes=mllp.integer(
+            "max_message_bytes", defaults.max_message_bytes, minimum=1024
+        ),
+        idle_timeout_s=float(timeout),
+        tls_cert=mllp.optional_path("tls_cert", must_exist=True),
+        tls_key=mllp.optional_path("tls_key", must_exist=True),
+        tls_client_ca=mllp.optional_path("tls_client_ca", must_exist=True),
+        tls_client_subjects=mllp.string_list("tls_client_subjects"),
+    )
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        missing = "tls_key" if settings.tls_key is None else "tls_cert"
+        raise mllp.error(
+            missing, "TLS demande le certificat et sa clé", "les deux clés"
+        )
+    if settings.tls_client_ca is not None and settings.tls_cert is None:
+        raise mllp.error(
+            "tls_client_ca", "le TLS mutuel suppose le TLS", "tls_cert et tls_key"
+        )
+    if settings.tls_client_subjects and settings.tls_client_ca is None:
+        raise mllp.error(
+            "tls_client_subjects",
+            "une liste de sujets suppose des certificats clients",
+            "tls_client_ca",
+        )
+    mllp.finish()
+    return settings

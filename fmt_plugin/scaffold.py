@@ -190,6 +190,30 @@ pack = "fmt-2026"
 # programme avec le fichier, l'indicateur et la clé en cause.
 files = []
 
+[mllp]
+# Réception HL7 v2 (résultats ORU^R01, vaccinations VXU^V04) en MLLP. Par défaut, seul ce
+# poste peut se connecter (127.0.0.1) ; "0.0.0.0" ouvre le réseau : activez alors le TLS.
+host = "127.0.0.1"
+port = 2575
+# Taille maximale d'un message (octets) : un compte rendu avec PDF ou CDA dépasse le Mo.
+max_message_bytes = 16777216
+# Une connexion silencieuse pendant ce délai (secondes) est fermée.
+idle_timeout_s = 300
+# TLS : certificat et clé du serveur (PEM). Avec tls_client_ca, chaque client doit
+# présenter un certificat émis par cette autorité (TLS mutuel), et, si la liste n'est pas
+# vide, l'un des sujets de tls_client_subjects (ex. "CN=passerelle,O=Laboratoire").
+# tls_cert = "/etc/fmt/mllp.crt"
+# tls_key = "/etc/fmt/mllp.key"
+# tls_client_ca = "/etc/fmt/clients-ca.pem"
+# tls_client_subjects = []
+
+[hl7]
+# Analyseur : "er7" (celui de fmt-plugin, rapide) ou "hl7apy" (la bibliothèque de
+# référence, environ 16 ms par message). Les deux donnent le même résultat (testé).
+parser = "er7"
+# Réponse à une version HL7 non prise en charge : "AR" (règle HL7) ou "AE" (exemples ANS).
+unsupported_version_ack = "AR"
+
 # Adaptateur intégré « csv_roster » : la patientèle exportée par le logiciel médical
 # (patient_id,ins,nom,prenom,date_naissance,sexe,ald,conditions,flags,opposition,
 # mssante,email,telephone) et, facultativement, ses actes (patient_id,date,system,code).

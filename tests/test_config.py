@@ -230,3 +230,64 @@ def test_an_unknown_rule_pack_id_is_refused_with_the_known_ones(tmp_path):
         select_rule_pack(config, pm)
     assert "rules.pack" in str(info.value)
     assert "fmt-2026" in str(info.value)
+
+
+def test_the_mllp_listener_defaults_to_localhost_and_16_mib(tmp_path):
+    """Without [mllp] the listener binds 127.0.0.1:2575 with a 16 MiB limit and no TLS."""
+    config = load_config(write_config(tmp_path, "[store]\n"))
+    assert (config.mllp.host, config.mllp.port) == ("127.0.0.1", 2575)
+    assert config.mllp.max_message_bytes == 16 * 1024 * 1024
+    assert config.mllp.tls_cert is None
+    assert (config.hl7.parser, config.hl7.unsupported_version_ack) == ("er7", "AR")
+
+
+def test_mllp_settings_are_read(tmp_path):
+    """Every [mllp] key is read, TLS paths resolved against the config folder."""
+    (tmp_path / "c.pem").write_text("x")
+    (tmp_path / "k.pem").write_text("x")
+    (tmp_path / "ca.pem").write_text("x")
+    config = load_config(
+        write_config(
+            tmp_path,
+            '[store]\n[mllp]\nhost = "0.0.0.0"\nport = 2600\nidle_timeout_s = 30\n'
+            'tls_cert = "c.pem"\ntls_key = "k.pem"\ntls_client_ca = "ca.pem"\n'
+            'tls_client_subjects = ["CN=passerelle,O=Labo"]\n',
+        )
+    )
+    assert (config.mllp.host, config.mllp.port) == ("0.0.0.0", 2600)  # noqa: S104
+    assert config.mllp.idle_timeout_s == 30.0
+    assert config.mllp.tls_client_ca == tmp_path / "ca.pem"
+    assert config.mllp.tls_client_subjects == ("CN=passerelle,O=Labo",)
+
+
+def test_a_tls_certificate_without_its_key_is_refused_naming_the_key(tmp_path):
+    """TLS needs both the certificate and its key."""
+    (tmp_path / "c.pem").write_text("x")
+    path = write_config(tmp_path, '[store]\n[mllp]\ntls_cert = "c.pem"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.key == "mllp.tls_key"
+
+
+def test_a_missing_tls_file_is_named(tmp_path):
+    """A TLS file that does not exist is named with its key."""
+    path = write_config(tmp_path, '[store]\n[mllp]\ntls_cert = "absent.pem"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.key == "mllp.tls_cert"
+    assert "absent.pem" in str(caught.value)
+
+
+def test_a_port_out_of_range_is_refused(tmp_path):
+    """A port above 65535 is refused."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, "[store]\n[mllp]\nport = 70000\n"))
+    assert caught.value.key == "mllp.port"
+
+
+def test_an_unknown_hl7_parser_is_refused_with_the_choices(tmp_path):
+    """An unknown parser name lists the two accepted ones."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, '[store]\n[hl7]\nparser = "fast"\n'))
+    assert caught.value.key == "hl7.parser"
+    assert "hl7apy" in str(caught.value)

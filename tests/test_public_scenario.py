@@ -1,14 +1,11 @@
-"""The public acceptance scenario, end to end through the CLI and the CSV adapter.
+"""The public acceptance scenario, end to end through the CLI, exactly as its README runs it.
 
-HL7 import is a later issue; until it lands, the scenario's HL7 messages are carried by the acts
-file the way an EHR export would list them (LOINC results, CVX vaccinations), derived here from
-the messages themselves so the data cannot drift from the scenario. Then `init`, `report
---format json` are run as a user would and compared with `expected.json`.
+`init` with the scenario's roster and acts, `import` of its HL7 messages folder, then `report
+--format json` at the scenario's date, compared with `expected.json`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -16,57 +13,11 @@ from typing import Any
 import pytest
 from conftest import PUBLIC_SCENARIO, cli
 
-HL7_SYSTEMS = {"LN": "LOINC", "CVX": "CVX"}
-
-
-def _fields(segment: str) -> list[str]:
-    return segment.split("|")
-
-
-def acts_from_message(text: str) -> list[tuple[str, str, str, str]]:
-    """(patient_id, date, system, code) for each result or vaccination of one HL7 message.
-
-    Deliberately minimal (the real parser is hl7apy's, in the HL7 issue): the practice's own
-    id is the PI repetition of PID-3; OBX-14 / RXA-3 give the date, OBX-3 / RXA-5 the code.
-    """
-    segments = [s for s in text.replace("\n", "\r").split("\r") if s]
-    patient_id = None
-    rows = []
-    for segment in segments:
-        fields = _fields(segment)
-        if fields[0] == "PID":
-            for repetition in fields[3].split("~"):
-                parts = repetition.split("^")
-                if len(parts) > 4 and parts[4] == "PI":
-                    patient_id = parts[0]
-        elif fields[0] in ("OBX", "RXA") and patient_id is not None:
-            when, coded = (
-                (fields[14], fields[3])
-                if fields[0] == "OBX"
-                else (fields[3], fields[5])
-            )
-            code, _, system = coded.split("^")[:3]
-            day = f"{when[:4]}-{when[4:6]}-{when[6:8]}"
-            rows.append((patient_id, day, HL7_SYSTEMS[system], code))
-    return rows
-
-
-def write_scenario_acts(scenario: Path, path: Path) -> Path:
-    """The scenario's acts plus its HL7 events, as one acts CSV at `path`."""
-    with (scenario / "acts.csv").open(encoding="utf-8") as source:
-        rows = list(csv.reader(source))
-    for message in sorted((scenario / "messages").glob("*.hl7")):
-        rows.extend(acts_from_message(message.read_text(encoding="utf-8")))
-    with path.open("w", encoding="utf-8", newline="") as out:
-        csv.writer(out, lineterminator="\n").writerows(rows)
-    return path
-
 
 @pytest.fixture(scope="module")
-def scenario_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """`init` on the scenario, then `report --format json` at the scenario's date (once)."""
+def scenario_import(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`init` on the scenario, then `import` of its messages (once); the folder and output."""
     folder = tmp_path_factory.mktemp("scenario")
-    acts = write_scenario_acts(PUBLIC_SCENARIO, folder / "acts_with_hl7.csv")
     init = cli(
         folder,
         "init",
@@ -74,9 +25,19 @@ def scenario_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "--roster",
         PUBLIC_SCENARIO / "roster.csv",
         "--acts",
-        acts,
+        PUBLIC_SCENARIO / "acts.csv",
     )
     assert init.returncode == 0, init.stderr
+    config = folder / "inst" / "fmt.toml"
+    imported = cli(folder, "--config", config, "import", PUBLIC_SCENARIO / "messages")
+    assert imported.returncode == 0, imported.stderr
+    return folder, imported.stdout
+
+
+@pytest.fixture(scope="module")
+def scenario_report(scenario_import: tuple[Path, str]) -> dict[str, Any]:
+    """`report --format json` at the scenario's date (once)."""
+    folder, _ = scenario_import
     as_of = EXPECTED["as_of"]
     config = folder / "inst" / "fmt.toml"
     result = cli(
@@ -106,12 +67,13 @@ ABSENT_CASES = [
 ]
 
 
-def test_the_hl7_events_are_all_carried(tmp_path: Path) -> None:
-    """Every message but the one for an unknown patient yields its act rows."""
-    scenario_acts = write_scenario_acts(PUBLIC_SCENARIO, tmp_path / "acts.csv")
-    with scenario_acts.open(encoding="utf-8") as source:
-        rows = list(csv.DictReader(source))
-    assert len(rows) == 2 + 10  # acts.csv + 10 results and vaccinations in 9 messages
+def test_the_message_for_an_unknown_patient_is_quarantined(
+    scenario_import: tuple[Path, str],
+) -> None:
+    """Nine messages are integrated; the one naming a stranger waits in quarantine."""
+    _, output = scenario_import
+    assert "intégrés        : 9" in output
+    assert "en quarantaine  : 1" in output
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,149 @@
+"""The MLLP frame handler: hands frames to the ingest pipeline on the store's own thread.
+
+SQLite work (and the parsing next to it) runs on one dedicated thread so the event loop keeps
+serving sockets. Frames that arrive while a commit is running are committed together in the
+next transaction (group commit): with eight senders, one fsync acknowledges up to eight
+messages, while a lone sender still gets its ACK after exactly one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from fmt_plugin.hl7 import ack
+from fmt_plugin.ingest import Incoming, Ingestor, IngestOutcome
+from fmt_plugin.mllp.server import PeerInfo
+from fmt_plugin.storage.inbox import Rejection
+
+log = logging.getLogger(__name__)
+
+#: At most this many messages per transaction: bounds the latency a burst adds.
+MAX_BATCH = 64
+T = TypeVar("T")
+
+
+@dataclass
+class _Pending:
+    incoming: Incoming
+    future: asyncio.Future[IngestOutcome]
+
+
+class IngestReceiver:
+    """A `FrameHandler` committing every frame through an `Ingestor` before answering.
+
+    `open_ingestor` runs on the store thread (SQLite connections belong to the thread that
+    opened them) and returns the ingestor and a function closing what it opened.
+    """
+
+    def __init__(
+        self,
+        open_ingestor: Callable[[], tuple[Ingestor, Callable[[], None]]],
+        *,
+        max_message_bytes: int,
+    ) -> None:
+        self._open = open_ingestor
+        self._max_bytes = max_message_bytes
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="fmt-store")
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._ingestor: Ingestor | None = None
+        self._close: Callable[[], None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Open the store on its thread and start committing."""
+        self._ingestor, self._close = await self.on_store_thread(self._open)
+        self._task = asyncio.create_task(self._commit_loop(), name="fmt-ingest")
+
+    async def stop(self) -> None:
+        """Commit what is queued, then close the store and its thread.
+
+        Call after the listener stopped taking frames.
+        """
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+        if self._close is not None:
+            await self.on_store_thread(self._close)
+            self._close = None
+        self._executor.shutdown(wait=True)
+
+    async def on_store_thread(self, function: Callable[[], T]) -> T:
+        """Run `function` on the store thread (the only thread that touches the store)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, function
+        )
+
+    async def handle_frame(self, payload: bytes, peer: PeerInfo) -> bytes | None:
+        """Commit the message, then return its ACK (None if the sender wants none).
+
+        Raises when the store could not commit: the listener then closes the connection
+        without an ACK, and the sender sends the message again.
+        """
+        future: asyncio.Future[IngestOutcome] = (
+            asyncio.get_running_loop().create_future()
+        )
+        origin = f"{peer.host}:{peer.port}"
+        await self._queue.put(_Pending(Incoming(payload, "mllp", origin), future))
+        outcome = await future
+        return outcome.ack
+
+    def reject_oversize(self, head: bytes, peer: PeerInfo) -> bytes:
+        """AR for a frame over the size limit; the message itself cannot be kept."""
+        log.warning(
+            "frame over %d bytes from %s refused (AR), connection closed",
+            self._max_bytes,
+            peer.host,
+        )
+        rejection = Rejection(
+            "AR",
+            f"message trop volumineux (plus de {self._max_bytes} octets)",
+            207,
+        )
+        header = ack.header_of_raw(head)
+        return ack.build_ack(header, "AR", rejection, now=datetime.now(UTC))
+
+    async def _commit_loop(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stopping = False
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            await self._commit(batch)
+            if stopping:
+                return
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        ingestor = self._ingestor
+        if ingestor is None:
+            raise RuntimeError("receiver not started")
+        incoming = [pending.incoming for pending in batch]
+        try:
+            outcomes = await self.on_store_thread(lambda: ingestor.ingest(incoming))
+        except Exception as exc:  # noqa: BLE001 -- every waiting sender must be told
+            # No ACK for any message of the batch: nothing of it was committed.
+            log.error(
+                "commit of %d messages failed (%s): no ACK sent",
+                len(batch),
+                type(exc).__name__,
+            )
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            return
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(outcome)

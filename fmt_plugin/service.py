@@ -1,0 +1,87 @@
+"""The background service's composition root: open the installation, run the MLLP listener, stop cleanly.
+
+Start order: configuration (fails fast on a bad file), store and adapters on the store thread,
+then the listener. Stop order (SIGTERM, SIGINT): the listener stops taking connections and
+finishes the messages in flight, the last commits land, then the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from fmt_plugin.config import FmtConfig, load_config
+from fmt_plugin.ingest import Ingestor, IngestSettings
+from fmt_plugin.installation import open_installation
+from fmt_plugin.mllp.server import MllpServer
+from fmt_plugin.receiver import IngestReceiver
+
+log = logging.getLogger(__name__)
+
+#: How long in-flight messages may take to finish at shutdown.
+SHUTDOWN_GRACE_S = 10.0
+
+
+def ingest_settings(config: FmtConfig) -> IngestSettings:
+    """The pipeline's settings from the configuration."""
+    return IngestSettings(
+        parser=config.hl7.parser,
+        unsupported_version_ack=config.hl7.unsupported_version_ack,
+        practice_authorities=config.practice.patient_id_authorities,
+    )
+
+
+async def run_service(
+    config_path: Path,
+    *,
+    mllp_port: int | None = None,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[str, int], None] | None = None,
+) -> None:
+    """Serve until `stop` is set (or SIGTERM/SIGINT when no event is given).
+
+    `on_ready(host, port)` is called once the listener accepts connections.
+    """
+    config = load_config(config_path)
+    settings = config.mllp
+    if mllp_port is not None:
+        settings = dataclasses.replace(settings, port=mllp_port)
+    if stop is None:
+        stop = _stop_on_signals()
+
+    def open_ingestor() -> tuple[Ingestor, Callable[[], None]]:
+        installation = open_installation(config_path)
+        ingestor = Ingestor(
+            installation.store, installation.pm, ingest_settings(config)
+        )
+        return ingestor, installation.close
+
+    receiver = IngestReceiver(
+        open_ingestor, max_message_bytes=settings.max_message_bytes
+    )
+    await receiver.start()
+    server = MllpServer(receiver, settings)
+    try:
+        await server.start()
+        scheme = "MLLP/TLS" if settings.tls_cert else "MLLP"
+        log.info("listening for HL7 (%s) on %s:%d", scheme, server.host, server.port)
+        if on_ready is not None:
+            on_ready(server.host, server.port)
+        await stop.wait()
+        log.info("stopping: finishing messages in flight")
+    finally:
+        await server.stop(grace_s=SHUTDOWN_GRACE_S)
+        await receiver.stop()
+    log.info("stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -1,0 +1,116 @@
+"""French text views of the HL7 inbox: import progress and summary, the quarantine, replays."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TextIO
+
+from fmt_plugin.bulk_import import ImportSummary
+from fmt_plugin.ingest import ReplayOutcome
+from fmt_plugin.storage.inbox import MessageRecord
+
+_BAR_WIDTH = 30
+
+
+class ProgressLine:
+    """A one-line progress bar redrawn in place on a terminal (`\\r`), then cleared."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._last = ""
+
+    def __call__(self, done: int, total: int, messages: int) -> None:
+        """Redraw the bar for `done` of `total` bytes and `messages` messages."""
+        fraction = done / total if total else 1.0
+        filled = int(fraction * _BAR_WIDTH)
+        line = (
+            f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction:4.0%}"
+            f"  {_n(messages)} messages"
+        )
+        if line != self._last:
+            self._stream.write(line)
+            self._stream.flush()
+            self._last = line
+
+    def finish(self) -> None:
+        """End the bar's line."""
+        self._stream.write("\n")
+        self._stream.flush()
+
+
+def render_import_summary(summary: ImportSummary) -> str:
+    """The end-of-import report: counts, then each quarantine reason with one example."""
+    lines = [
+        (
+            f"Import terminé : {_n(summary.messages)} messages lus dans "
+            f"{_n(summary.files)} fichier(s)."
+        ),
+        (
+            f"  intégrés        : {_n(summary.accepted)} ({_n(summary.events)} résultats"
+            " et vaccinations)"
+        ),
+        f"  doublons        : {_n(summary.duplicates)} (déjà reçus, non stockés à nouveau)",
+        f"  en quarantaine  : {_n(summary.quarantined)}",
+    ]
+    for reason, count in summary.reasons.most_common():
+        example = summary.examples.get(reason, "")
+        lines.append(f"    {_n(count)} × {reason}")
+        if example:
+            lines.append(f"        par exemple {example}")
+    if summary.quarantined:
+        lines.append(
+            "  Voir « fmt-plugin quarantine list » ; après correction (patient ajouté à"
+            " la patientèle…), « fmt-plugin quarantine replay --all »."
+        )
+    for path, reason in summary.unreadable:
+        lines.append(f"  ILLISIBLE : {path} ({reason})")
+    return "\n".join(lines) + "\n"
+
+
+def render_quarantine(
+    records: Sequence[MessageRecord], origins: Mapping[int, str]
+) -> str:
+    """One block per quarantined message: id, arrival, sender, MSH-10, ACK and reason."""
+    if not records:
+        return "Quarantaine vide.\n"
+    lines = [f"{len(records)} message(s) en quarantaine :"]
+    for record in records:
+        lines.append(
+            f"n° {record.message_id}  reçu le {record.received_at[:19].replace('T', ' ')}"
+            f" UTC ({record.channel})  émetteur {record.sender}"
+            f"  MSH-10 {record.control_id or '?'}  {record.message_type or '?'}"
+            f"  réponse {record.ack_code}"
+        )
+        lines.append(f"    motif : {record.reason}")
+        origin = origins.get(record.message_id)
+        if origin:
+            lines.append(f"    origine : {origin}")
+        if record.replayed_at:
+            lines.append(f"    dernier rejeu : {record.replayed_at}")
+        if record.duplicates:
+            lines.append(f"    reçu encore {record.duplicates} fois")
+    return "\n".join(lines) + "\n"
+
+
+def render_replay(results: Sequence[ReplayOutcome]) -> str:
+    """What each replayed message became."""
+    lines = []
+    for result in results:
+        if result.accepted:
+            lines.append(
+                f"n° {result.message_id} : intégré (patient {result.patient_id},"
+                f" {len(result.events)} événement(s))"
+            )
+        else:
+            reason = result.rejection.reason if result.rejection else "?"
+            lines.append(f"n° {result.message_id} : toujours en quarantaine — {reason}")
+    accepted = sum(1 for r in results if r.accepted)
+    lines.append(
+        f"{accepted} intégré(s), {len(results) - accepted} toujours en quarantaine."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _n(value: int) -> str:
+    """French thousands grouping with a narrow no-break space: 100 000."""
+    return f"{value:,}".replace(",", "\u202f")
