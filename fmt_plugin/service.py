@@ -19,6 +19,7 @@ from fmt_plugin.ingest import Ingestor, IngestSettings
 from fmt_plugin.installation import open_installation
 from fmt_plugin.mllp.server import MllpServer
 from fmt_plugin.receiver import IngestReceiver
+from fmt_plugin.storage.checkpoint import WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,18 @@ async def run_service(
 
     def open_ingestor() -> tuple[Ingestor, Callable[[], None]]:
         installation = open_installation(config_path)
+        checkpointer = WalCheckpointer(installation.store.path)
+        installation.store.disable_autocheckpoint()
+        checkpointer.start()
         ingestor = Ingestor(
             installation.store, installation.pm, ingest_settings(config)
         )
-        return ingestor, installation.close
+
+        def close() -> None:
+            checkpointer.stop()
+            installation.close()
+
+        return ingestor, close
 
     receiver = IngestReceiver(
         open_ingestor, max_message_bytes=settings.max_message_bytes

@@ -430,6 +430,10 @@ class Store:
             raise StoreError("audit_in_transaction needs an open transaction")
         self._audit.append(actor=actor, action=action, target=target, detail=detail)
 
+    def disable_autocheckpoint(self) -> None:
+        """Leave WAL checkpoints to a `WalCheckpointer`: commits then only append to the WAL."""
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction for several inbox writes: all commit, or none does.
