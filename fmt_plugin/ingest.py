@@ -135,9 +135,12 @@ class Ingestor:
         now = self._clock()
         prepared = [self._prepare(incoming, now) for incoming in batch]
         outcomes: list[IngestOutcome] = []
+        inbox = self._store.inbox
+        digests = [inbox.digest(item.incoming.raw) for item in prepared]
         with self._store.transaction():
-            for item in prepared:
-                outcomes.append(self._commit(item))
+            inbox.prefetch(digests)
+            for item, digest in zip(prepared, digests, strict=True):
+                outcomes.append(self._commit(item, digest))
         if acknowledge:
             ack_time = now.astimezone(PARIS)
             outcomes = [
@@ -250,9 +253,8 @@ class Ingestor:
             code = self._settings.unsupported_version_ack
         return Rejection(code, str(exc), exc.code, exc.err_location)
 
-    def _commit(self, item: _Prepared) -> IngestOutcome:
+    def _commit(self, item: _Prepared, digest: bytes) -> IngestOutcome:
         inbox = self._store.inbox
-        digest = inbox.digest(item.incoming.raw)
         received = item.received
         known = inbox.find(received.sender, received.control_id, digest)
         if known is not None:

@@ -9,6 +9,7 @@ with code 200/201 (answered AR).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -103,15 +104,26 @@ def patient_identifiers(pid: Segment) -> tuple[PatientIdentifier, ...]:
 
 def lab_results(message: Message) -> list[ClinicalEvent]:
     """One event per OBX, dated by OBX-14, else its OBR-7."""
+    return _events(message, "OBR", "OBX", _lab_result, "aucun résultat")
+
+
+def _events(
+    message: Message,
+    group: str,
+    item: str,
+    build: Callable[[Segment, Segment | None, int], ClinicalEvent],
+    none_found: str,
+) -> list[ClinicalEvent]:
+    """`build(segment, its group segment, occurrence)` for each `item` segment."""
     events: list[ClinicalEvent] = []
-    obr: Segment | None = None
+    parent: Segment | None = None
     for segment in message.segments:
-        if segment.name == "OBR":
-            obr = segment
-        elif segment.name == "OBX":
-            events.append(_lab_result(segment, obr, len(events) + 1))
+        if segment.name == group:
+            parent = segment
+        elif segment.name == item:
+            events.append(build(segment, parent, len(events) + 1))
     if not events:
-        raise Hl7Error("aucun résultat (segment OBX) dans le message", code=100)
+        raise Hl7Error(f"{none_found} (segment {item}) dans le message", code=100)
     return events
 
 
@@ -164,16 +176,7 @@ def _lab_result(obx: Segment, obr: Segment | None, occurrence: int) -> ClinicalE
 
 def vaccinations(message: Message) -> list[ClinicalEvent]:
     """One event per RXA; an ORC-3 (filler order) names the administration across messages."""
-    events: list[ClinicalEvent] = []
-    orc: Segment | None = None
-    for segment in message.segments:
-        if segment.name == "ORC":
-            orc = segment
-        elif segment.name == "RXA":
-            events.append(_vaccination(segment, orc, len(events) + 1))
-    if not events:
-        raise Hl7Error("aucune vaccination (segment RXA) dans le message", code=100)
-    return events
+    return _events(message, "ORC", "RXA", _vaccination, "aucune vaccination")
 
 
 def _vaccination(rxa: Segment, orc: Segment | None, occurrence: int) -> ClinicalEvent:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import os
 import struct
-from hashlib import sha256
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -88,9 +87,8 @@ class FieldCipher:
         """`blind_index` of raw bytes (a whole message's content, say)."""
         if "\x00" in kind:
             raise ValueError("blind index kind must not contain NUL")
-        return hmac.new(
-            self._index_key, kind.encode() + b"\x00" + value, sha256
-        ).digest()
+        # hmac.digest is the one-shot C path, several times faster than hmac.new().digest().
+        return hmac.digest(self._index_key, kind.encode() + b"\x00" + value, "sha256")
 
 
 def _context(table: str, record_id: str, field: str) -> bytes:

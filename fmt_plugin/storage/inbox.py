@@ -117,6 +117,8 @@ class Hl7Inbox:
         self._pending_events: list[tuple[Any, ...]] = []
         self._pending_supersessions: list[tuple[Any, ...]] = []
         self._pending_duplicates: Counter[int] = Counter()
+        self._prefetched_digests: set[bytes] = set()
+        self._prefetched: dict[tuple[bytes, str, str], MessageRecord] = {}
 
     def __repr__(self) -> str:
         return "<Hl7Inbox>"
@@ -139,12 +141,30 @@ class Hl7Inbox:
         pending = self._pending_records.get((digest, sender, control_id))
         if pending is not None:
             return pending
+        if digest in self._prefetched_digests:
+            return self._prefetched.get((digest, sender, control_id))
         row = self._conn.execute(
             f"SELECT {_RECORD_COLUMNS} FROM hl7_messages"  # noqa: S608 -- constant columns
             " WHERE digest = ? AND sender = ? AND control_id = ?",
             (digest, sender, control_id),
         ).fetchone()
         return None if row is None else _record(row)
+
+    def prefetch(self, digests: Sequence[bytes]) -> None:
+        """Look up many digests in one query, so `find` needs none for them (bulk import)."""
+        unique = list(dict.fromkeys(digests))
+        if not unique:
+            return
+        marks = ", ".join("?" * len(unique))
+        rows = self._conn.execute(
+            f"SELECT {_RECORD_COLUMNS}, digest FROM hl7_messages"  # noqa: S608 -- marks only
+            f" WHERE digest IN ({marks})",
+            unique,
+        ).fetchall()
+        self._prefetched_digests.update(unique)
+        for row in rows:
+            record = _record(row[:-1])
+            self._prefetched[(row[-1], record.sender, record.control_id)] = record
 
     def get(self, message_id: int) -> MessageRecord | None:
         """The stored message with this id, if any."""
@@ -420,6 +440,8 @@ class Hl7Inbox:
         self._pending_events.clear()
         self._pending_supersessions.clear()
         self._pending_duplicates.clear()
+        self._prefetched_digests.clear()
+        self._prefetched.clear()
 
     def _next_id(self, column: str, table: str) -> int:
         # The id is chosen before the insert because it is part of the ciphertext's AAD;
