@@ -25,6 +25,7 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]
 
 
 def test_import_reports_accepted_and_quarantined_counts(imported):
+    """Import reports accepted and quarantined counts."""
     _, _, stdout = imported
     assert "10 messages lus dans 10 fichier(s)" in stdout
     assert "intégrés        : 9" in stdout
@@ -32,18 +33,21 @@ def test_import_reports_accepted_and_quarantined_counts(imported):
 
 
 def test_import_summary_gives_the_reason_and_where_the_message_was(imported):
+    """Import summary gives the reason and where the message was."""
     _, _, stdout = imported
     assert "patient inconnu du cabinet" in stdout
     assert f"{UNKNOWN_PATIENT}, ligne 1" in stdout
 
 
 def test_import_summary_names_no_patient(imported):
+    """Import summary names no patient."""
     _, _, stdout = imported
     for secret in ("INCONNU", "IVAN", "170027505699894", "GARNIER"):
         assert secret not in stdout
 
 
 def test_importing_the_same_files_again_counts_duplicates(imported):
+    """Importing the same files again counts duplicates."""
     folder, config, _ = imported
     again = cli(folder, "--config", config, "import", MESSAGES / "q06_hba1c.hl7")
     assert again.returncode == 0
@@ -52,6 +56,7 @@ def test_importing_the_same_files_again_counts_duplicates(imported):
 
 
 def test_quarantine_list_shows_the_message_and_its_reason(imported):
+    """Quarantine list shows the message and its reason."""
     folder, config, _ = imported
     listing = cli(folder, "--config", config, "quarantine", "list")
     assert listing.returncode == 0
@@ -61,6 +66,7 @@ def test_quarantine_list_shows_the_message_and_its_reason(imported):
 
 
 def test_import_of_a_missing_path_is_a_usage_error(tmp_path):
+    """Import of a missing path is a usage error."""
     init = cli(tmp_path, "init", "inst", "--roster", PUBLIC_SCENARIO / "roster.csv")
     assert init.returncode == 0
     result = cli(
@@ -72,6 +78,7 @@ def test_import_of_a_missing_path_is_a_usage_error(tmp_path):
 
 
 def test_import_reads_batches_mllp_frames_and_crlf_files(tmp_path):
+    """Import reads batches MLLP frames and CRLF files."""
     init = cli(tmp_path, "init", "inst", "--roster", PUBLIC_SCENARIO / "roster.csv")
     assert init.returncode == 0
     one = (MESSAGES / "q06_hba1c.hl7").read_bytes().strip(b"\r")
@@ -94,6 +101,7 @@ def test_import_reads_batches_mllp_frames_and_crlf_files(tmp_path):
 
 
 def test_replay_after_the_patient_joined_the_roster_integrates_it(tmp_path):
+    """Replay after the patient joined the roster integrates it."""
     roster = tmp_path / "roster.csv"
     shutil.copy(PUBLIC_SCENARIO / "roster.csv", roster)
     init = cli(tmp_path, "init", "inst", "--roster", roster)
@@ -115,11 +123,13 @@ def test_replay_after_the_patient_joined_the_roster_integrates_it(tmp_path):
 
 
 def test_replay_of_an_id_not_in_quarantine_is_refused(installation, tmp_path):
+    """Replay of an id not in quarantine is refused."""
     result = cli(tmp_path, "--config", installation, "quarantine", "replay", "42")
     assert result.returncode == 1
     assert "42" in result.stderr
 
 
 def test_replay_needs_an_id_or_all(installation, tmp_path):
+    """Replay needs an id or all."""
     result = cli(tmp_path, "--config", installation, "quarantine", "replay")
     assert result.returncode == 2

@@ -109,6 +109,7 @@ def ack_segments(payload: bytes) -> dict[str, list[str]]:
 
 
 def test_a_result_for_a_known_patient_is_accepted_with_aa_echoing_msh10(practice):
+    """A result for a known patient is accepted with AA echoing MSH-10."""
     outcome = ingest_one(practice, oru("H42"))
     assert outcome.disposition is Disposition.ACCEPTED
     assert outcome.patient_id == "Q06"
@@ -117,6 +118,7 @@ def test_a_result_for_a_known_patient_is_accepted_with_aa_echoing_msh10(practice
 
 
 def test_the_ack_swaps_sender_and_receiver_and_echoes_version(practice):
+    """The ACK swaps sender and receiver and echoes version."""
     header = ack_segments(ingest_one(practice, oru("H42")).ack)["MSH"]
     assert header[2:6] == ["FMT", "CABINET", "LABO", "BIOLAB"]
     assert header[8] == "ACK^R01^ACK"
@@ -124,6 +126,7 @@ def test_the_ack_swaps_sender_and_receiver_and_echoes_version(practice):
 
 
 def test_every_ack_parses_with_hl7apy(practice):
+    """Every ACK parses with hl7apy."""
     for raw in (oru("P1"), oru("P2", ins=INS_UNKNOWN), b"garbage"):
         payload = ingest_one(practice, raw).ack
         parsed = hl7apy_parse(payload.decode().replace("\r", "\r"), find_groups=False)
@@ -131,6 +134,7 @@ def test_every_ack_parses_with_hl7apy(practice):
 
 
 def test_the_event_is_stored_encrypted_and_readable_for_its_patient(practice):
+    """The event is stored encrypted and readable for its patient."""
     ingest_one(practice, oru("H42"))
     (stored,) = practice.store.inbox.events_of("Q06")
     assert stored.event.kind is EventKind.LAB_RESULT
@@ -142,12 +146,14 @@ def test_the_event_is_stored_encrypted_and_readable_for_its_patient(practice):
 
 
 def test_stored_events_fire_fmt_events_stored_with_internal_ids(practice, recorder):
+    """Stored events are announced through `fmt_events_stored`, with internal ids only."""
     outcome = ingest_one(practice, oru("H42"))
     assert recorder.batches == [list(outcome.events)]
     assert recorder.batches[0][0].patient_id == "Q06"
 
 
 def test_a_vaccination_is_stored_from_rxa(practice):
+    """A vaccination is stored from RXA."""
     outcome = ingest_one(practice, vxu())
     assert outcome.ack_code == "AA"
     (stored,) = practice.store.inbox.events_of("Q06")
@@ -157,6 +163,7 @@ def test_a_vaccination_is_stored_from_rxa(practice):
 
 
 def test_a_duplicate_is_answered_aa_again_and_stored_once(practice):
+    """A duplicate is answered AA again and stored once."""
     first = ingest_one(practice, oru("H42"))
     again = ingest_one(practice, oru("H42"))
     assert again.disposition is Disposition.DUPLICATE
@@ -171,12 +178,14 @@ def test_a_duplicate_is_answered_aa_again_and_stored_once(practice):
 
 
 def test_a_duplicate_with_other_line_endings_is_still_a_duplicate(practice):
+    """A duplicate with other line endings is still a duplicate."""
     ingest_one(practice, oru("H42"))
     again = ingest_one(practice, oru("H42").replace(b"\r", b"\r\n"))
     assert again.disposition is Disposition.DUPLICATE
 
 
 def test_a_duplicate_inside_one_batch_is_stored_once(practice):
+    """A duplicate inside one batch is stored once."""
     outcomes = ingestor(practice).ingest(
         [Incoming(oru("H42"), "mllp"), Incoming(oru("H42"), "mllp")]
     )
@@ -187,12 +196,14 @@ def test_a_duplicate_inside_one_batch_is_stored_once(practice):
 
 
 def test_the_same_control_id_with_other_content_is_a_new_message(practice):
+    """The same control id with other content is a new message."""
     ingest_one(practice, oru("H42", value="7.4"))
     other = ingest_one(practice, oru("H42", value="6.1"))
     assert other.disposition is Disposition.ACCEPTED
 
 
 def test_an_unknown_patient_is_quarantined_with_ae_and_ans_902(practice):
+    """An unknown patient is quarantined with AE and ANS 902."""
     outcome = ingest_one(practice, oru("H47", ins=INS_UNKNOWN))
     assert outcome.disposition is Disposition.QUARANTINED
     segments = ack_segments(outcome.ack)
@@ -205,11 +216,13 @@ def test_an_unknown_patient_is_quarantined_with_ae_and_ans_902(practice):
 
 
 def test_a_message_without_ins_gets_ans_903(practice):
+    """A message without INS gets ANS 903."""
     err = ack_segments(ingest_one(practice, oru("H48", ins=None)).ack)["ERR"]
     assert err[5].startswith("903^")
 
 
 def test_a_malformed_ins_gets_ans_905(practice):
+    """A malformed INS gets ANS 905."""
     err = ack_segments(ingest_one(practice, oru("H49", ins="148080905620658")).ack)[
         "ERR"
     ]
@@ -217,6 +230,7 @@ def test_a_malformed_ins_gets_ans_905(practice):
 
 
 def test_a_missing_result_status_is_ae_101_located_at_obx_11(practice):
+    """A missing result status is AE 101 located at OBX-11."""
     outcome = ingest_one(practice, oru("H50", status=""))
     segments = ack_segments(outcome.ack)
     assert segments["MSA"][1] == "AE"
@@ -225,11 +239,13 @@ def test_a_missing_result_status_is_ae_101_located_at_obx_11(practice):
 
 
 def test_an_invalid_date_is_ae_102(practice):
+    """An invalid date is AE 102."""
     outcome = ingest_one(practice, oru("H51", when="20251340"))
     assert ack_segments(outcome.ack)["ERR"][3].startswith("102^")
 
 
 def test_an_unsupported_message_type_is_ar_200_and_kept(practice):
+    """An unsupported message type is AR 200 and kept."""
     raw = (msh("A1", "ADT^A01^ADT_A01") + "\r" + pid() + "\r").encode()
     outcome = ingest_one(practice, raw)
     segments = ack_segments(outcome.ack)
@@ -239,6 +255,7 @@ def test_an_unsupported_message_type_is_ar_200_and_kept(practice):
 
 
 def test_an_unsupported_version_is_ar_203_by_default(practice):
+    """An unsupported version is AR 203 by default."""
     raw = oru("H52").replace(b"|P|2.5", b"|P|2.1")
     segments = ack_segments(ingest_one(practice, raw).ack)
     assert segments["MSA"][1] == "AR"
@@ -247,12 +264,14 @@ def test_an_unsupported_version_is_ar_203_by_default(practice):
 
 
 def test_an_unsupported_version_can_be_answered_ae_as_ans_does(practice):
+    """An unsupported version can be answered AE as ANS does."""
     raw = oru("H52").replace(b"|P|2.5", b"|P|2.1")
     outcome = ingest_one(practice, raw, unsupported_version_ack="AE")
     assert ack_segments(outcome.ack)["MSA"][1] == "AE"
 
 
 def test_unparseable_bytes_are_ar_and_kept_in_quarantine(practice):
+    """Unparseable bytes are AR and kept in quarantine."""
     outcome = ingest_one(practice, b"this is not HL7")
     assert outcome.ack_code == "AR"
     assert outcome.disposition is Disposition.QUARANTINED
@@ -260,28 +279,33 @@ def test_unparseable_bytes_are_ar_and_kept_in_quarantine(practice):
 
 
 def test_a_broken_message_still_gets_its_msh10_echoed(practice):
+    """A broken message still gets its MSH-10 echoed."""
     raw = b"MSH|^~\\&|LABO|BIOLAB|FMT|CABINET|2026||ORU^R01|BROKEN7|P|2.5\rPID|1\rOB X|bad"
     segments = ack_segments(ingest_one(practice, raw).ack)
     assert segments["MSA"][1:3] == ["AR", "BROKEN7"]
 
 
 def test_enhanced_mode_answers_ca_after_commit(practice):
+    """Enhanced mode answers CA after commit."""
     outcome = ingest_one(practice, oru("E1", header_tail="|||AL|NE"))
     assert ack_segments(outcome.ack)["MSA"][1:3] == ["CA", "E1"]
 
 
 def test_enhanced_mode_errors_are_ce(practice):
+    """Enhanced mode errors are CE."""
     outcome = ingest_one(practice, oru("E2", ins=INS_UNKNOWN, header_tail="|||AL|NE"))
     assert ack_segments(outcome.ack)["MSA"][1] == "CE"
 
 
-def test_enhanced_mode_with_accept_ack_never_sends_none(practice):
+def test_enhanced_mode_with_msh15_ne_gets_no_answer(practice):
+    """A sender in enhanced mode asking never to be answered (MSH-15 NE) gets no ACK."""
     outcome = ingest_one(practice, oru("E3", header_tail="|||NE|AL"))
     assert outcome.ack is None
     assert outcome.disposition is Disposition.ACCEPTED
 
 
 def test_a_corrected_result_replaces_the_earlier_one(practice):
+    """A corrected result replaces the earlier one."""
     ingest_one(practice, oru("R1", value="7.4"))
     ingest_one(practice, oru("R2", value="6.9", status="C"))
     (current,) = practice.store.inbox.events_of("Q06")
@@ -291,18 +315,21 @@ def test_a_corrected_result_replaces_the_earlier_one(practice):
 
 
 def test_a_result_marked_x_withdraws_the_earlier_one(practice):
+    """A result marked X withdraws the earlier one."""
     ingest_one(practice, oru("R1"))
     ingest_one(practice, oru("R2", status="X"))
     assert practice.store.inbox.events_of("Q06") == []
 
 
 def test_a_deleted_vaccination_is_withdrawn(practice):
+    """A deleted vaccination is withdrawn."""
     ingest_one(practice, vxu("V1", action="A"))
     ingest_one(practice, vxu("V2", action="D"))
     assert practice.store.inbox.events_of("Q06") == []
 
 
 def test_a_latin1_message_is_accepted(practice):
+    """A Latin-1 message is accepted."""
     raw = oru("L1", header_tail="||||||8859/1").replace(
         b"HbA1c", "Hémoglobine".encode("latin-1")
     )
@@ -313,6 +340,7 @@ def test_a_latin1_message_is_accepted(practice):
 
 
 def test_replay_integrates_a_message_once_its_patient_is_known(practice):
+    """Replay integrates a message once its patient is known."""
     raw = oru("H47", ins=INS_UNKNOWN)
     quarantined = ingest_one(practice, raw)
     newcomer = Patient(patient_id="Q99", source="test", ins=INS_UNKNOWN)
@@ -326,6 +354,7 @@ def test_replay_integrates_a_message_once_its_patient_is_known(practice):
 
 
 def test_replay_of_a_still_unknown_patient_keeps_it_in_quarantine(practice):
+    """Replay of a still unknown patient keeps it in quarantine."""
     quarantined = ingest_one(practice, oru("H47", ins=INS_UNKNOWN))
     (result,) = ingestor(practice).replay([quarantined.message_id], actor="test")
     assert not result.accepted
@@ -334,6 +363,7 @@ def test_replay_of_a_still_unknown_patient_keeps_it_in_quarantine(practice):
 
 
 def test_replay_is_audited(practice):
+    """Replay is audited."""
     quarantined = ingest_one(practice, oru("H47", ins=INS_UNKNOWN))
     ingestor(practice).replay([quarantined.message_id], actor="test")
     assert practice.store.verify_audit().ok
@@ -350,6 +380,7 @@ class QuirkFixer:
 
 
 def test_the_received_hook_rewrites_before_parsing_and_the_original_is_kept(practice):
+    """The received hook rewrites before parsing and the original is kept."""
     practice.pm.register(QuirkFixer(), name="quirks")
     raw = oru("Q1").replace(b"^HbA1c^LN", b"^HbA1c^LOCAL")
     outcome = ingest_one(practice, raw)
@@ -359,6 +390,7 @@ def test_the_received_hook_rewrites_before_parsing_and_the_original_is_kept(prac
 
 
 def test_hl7_results_count_as_evidence_in_the_evaluation(practice):
+    """HL7 results count as evidence in the evaluation."""
     pack = select_rule_pack(practice.config, practice.pm)
     before = evaluate_practice(
         practice.store, practice.pm, pack, date(2026, 6, 20), patient_ids=["Q06"]
@@ -378,6 +410,7 @@ def test_hl7_results_count_as_evidence_in_the_evaluation(practice):
 
 
 def test_quarantine_logs_name_the_message_not_the_patient(practice, caplog):
+    """Quarantine and accept logs name the message (MSH-10), never the patient or the result."""
     caplog.set_level(logging.DEBUG, logger="fmt_plugin")
     ingest_one(practice, oru("H47", ins=INS_UNKNOWN))
     ingest_one(practice, oru("H42"))

@@ -135,6 +135,7 @@ def scenario_messages() -> list[tuple[str, str]]:
 
 @pytest.mark.slow
 def test_the_public_scenario_over_mllp_gets_one_accept_ack_per_message(server):
+    """The public scenario over MLLP gets one accept ACK per message."""
     messages = scenario_messages()
     acks = send_all(server, [text for _, text in messages])
     for (control_id, _), ack in zip(messages, acks, strict=True):
@@ -146,6 +147,7 @@ def test_the_public_scenario_over_mllp_gets_one_accept_ack_per_message(server):
 
 @pytest.mark.slow
 def test_messages_received_over_mllp_are_in_the_store(server, scenario_installation):
+    """Messages received over MLLP are in the store."""
     messages = scenario_messages()
     send_all(server, [text for _, text in messages])
     assert server.stop() == 0
@@ -164,6 +166,7 @@ def test_messages_received_over_mllp_are_in_the_store(server, scenario_installat
 def test_a_resent_message_is_acknowledged_again_and_stored_once(
     server, scenario_installation
 ):
+    """A resent message is acknowledged again and stored once."""
     _, text = scenario_messages()[0]
     first, second = send_all(server, [text, text])
     assert msa(first)[1] == msa(second)[1] == "CA"
@@ -176,6 +179,7 @@ def test_a_resent_message_is_acknowledged_again_and_stored_once(
 
 @pytest.mark.slow
 def test_sigterm_stops_the_service_cleanly(server):
+    """SIGTERM stops the service cleanly."""
     assert server.stop() == 0
     assert any("stopped" in line for line in server.lines)
 
@@ -195,6 +199,7 @@ def result_message(control_id: str) -> str:
 
 @pytest.mark.slow
 def test_every_acknowledged_message_survives_a_kill_9(scenario_installation, tmp_path):
+    """Every acknowledged message survives a kill -9."""
     server = start_server(scenario_installation, tmp_path)
     acknowledged: list[str] = []
     enough = threading.Event()
@@ -235,6 +240,7 @@ def test_every_acknowledged_message_survives_a_kill_9(scenario_installation, tmp
 
 
 def test_serve_with_a_bad_configuration_exits_with_a_usage_error(tmp_path):
+    """Serve with a bad configuration exits with a usage error."""
     config = tmp_path / "fmt.toml"
     config.write_text("[store]\npath = 'x.sqlite3'\nkey_file = 'missing.key'\n")
     result = cli(tmp_path, "--config", config, "serve", "--mllp-port", "0")
@@ -243,6 +249,7 @@ def test_serve_with_a_bad_configuration_exits_with_a_usage_error(tmp_path):
 
 
 def test_serve_refuses_a_port_already_in_use(scenario_installation, tmp_path):
+    """Serve refuses a port already in use."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
