@@ -418,3 +418,12 @@ def test_quarantine_logs_name_the_message_not_the_patient(practice, caplog):
     assert "H47" in text
     for secret in (INS_UNKNOWN, INS_Q06, "GARNIER", "ROGER", "7.4", "4548-4"):
         assert secret not in text
+
+
+def test_an_odd_message_type_is_not_quoted_in_the_reason(practice):
+    """A message type that is not an HL7 code (here a name) never reaches the reason or ACK."""
+    raw = (msh("T1", "DUPONT JEAN^A01") + "\r" + pid() + "\r").encode()
+    outcome = ingest_one(practice, raw)
+    assert outcome.ack_code == "AR"
+    assert "DUPONT" not in outcome.rejection.reason
+    assert b"DUPONT JEAN" not in outcome.ack.split(b"\r", 1)[1]

@@ -33,6 +33,7 @@ _DTM = re.compile(
     r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d+)?([+-]\d{4})?"
 )
 _NOT_VALUES = frozenset({"ED", "RP"})
+_HL7_CODE = re.compile(r"[A-Z0-9_]{1,7}")
 
 
 @dataclass(frozen=True)
@@ -55,19 +56,25 @@ def check_supported(message: Message) -> None:
                 field=12,
             )
         return
+    # Quoted in logs and ACKs: only what looks like an HL7 code, never arbitrary field text.
+    shown = "^".join(_as_code(part) for part in (code, trigger))
     if code in {c for c, _ in SUPPORTED_EVENTS}:
         raise Hl7Error(
-            f"événement {code}^{trigger} non pris en charge (ORU^R01, VXU^V04 attendus)",
+            f"événement {shown} non pris en charge (ORU^R01, VXU^V04 attendus)",
             code=201,
             segment="MSH",
             field=9,
         )
     raise Hl7Error(
-        f"type de message {code}^{trigger} non pris en charge (ORU^R01, VXU^V04 attendus)",
+        f"type de message {shown} non pris en charge (ORU^R01, VXU^V04 attendus)",
         code=200,
         segment="MSH",
         field=9,
     )
+
+
+def _as_code(text: str) -> str:
+    return text if _HL7_CODE.fullmatch(text) else "?"
 
 
 def extract_content(message: Message) -> MessageContent:
