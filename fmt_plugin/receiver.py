@@ -13,10 +13,11 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from fmt_plugin.hl7 import ack
+from fmt_plugin.hl7.extract import PARIS
 from fmt_plugin.ingest import Incoming, Ingestor, IngestOutcome
 from fmt_plugin.mllp.server import PeerInfo
 from fmt_plugin.storage.inbox import Rejection
@@ -107,7 +108,7 @@ class IngestReceiver:
             207,
         )
         header = ack.header_of_raw(head)
-        return ack.build_ack(header, "AR", rejection, now=datetime.now(UTC))
+        return ack.build_ack(header, "AR", rejection, now=datetime.now(PARIS))
 
     async def _commit_loop(self) -> None:
         while True:

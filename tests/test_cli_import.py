@@ -133,3 +133,23 @@ def test_replay_needs_an_id_or_all(installation, tmp_path):
     """Replay needs an id or all."""
     result = cli(tmp_path, "--config", installation, "quarantine", "replay")
     assert result.returncode == 2
+
+
+def test_the_progress_bar_redraws_one_line_and_ends_it():
+    """On a terminal the import redraws one line in place, then ends it with a newline."""
+    import io
+
+    from fmt_plugin.views.hl7_inbox import ProgressLine
+
+    stream = io.StringIO()
+    bar = ProgressLine(stream)
+    bar(0, 200, 0)
+    bar(100, 200, 250)
+    bar(100, 200, 250)  # unchanged: not redrawn
+    bar(200, 200, 500)
+    bar.finish()
+    text = stream.getvalue()
+    assert text.count("\r") == 3
+    assert "50%" in text
+    assert "100%" in text
+    assert text.endswith("500 messages\n")

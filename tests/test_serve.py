@@ -264,3 +264,25 @@ def test_serve_refuses_a_port_already_in_use(scenario_installation, tmp_path):
         )
     assert result.returncode != 0
     assert str(port) in result.stderr
+
+
+@pytest.mark.slow
+def test_a_frame_over_the_limit_gets_an_ar_and_the_connection_closes(
+    scenario_installation, tmp_path
+):
+    """A message over `max_message_bytes` is answered AR echoing its MSH-10, then dropped."""
+    text = scenario_installation.read_text(encoding="utf-8")
+    text = text.replace("max_message_bytes = 16777216", "max_message_bytes = 2048")
+    scenario_installation.write_text(text, encoding="utf-8")
+    running = start_server(scenario_installation, tmp_path)
+    try:
+        big = result_message("BIG1").replace("7.4", "7.4" + "0" * 5000)
+        with socket.create_connection((running.host, running.port), timeout=30) as sock:
+            sock.sendall(b"\x0b" + big.encode() + b"\x1c\r")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert msa(answer.decode())[1:3] == ["AR", "BIG1"]
+        assert "BIG1" not in stored_control_ids(scenario_installation)
+    finally:
+        running.stop()
