@@ -8,6 +8,7 @@ with code 200/201 (answered AR).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -305,6 +306,7 @@ def _date_of(segment: Segment, field: int, occurrence: int) -> date | None:
         ) from None
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_hl7_date(text: str) -> date:
     """The Europe/Paris calendar date of an HL7 DTM (`YYYY[MM[DD[HH[MM[SS]]]]][+ZZZZ]`).
 
