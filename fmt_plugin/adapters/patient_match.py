@@ -25,8 +25,20 @@ INS_AUTHORITY_OIDS = frozenset(
 
 def is_ins_identifier(identifier: PatientIdentifier) -> bool:
     """True when the identifier is an INS matricule under a national INS authority."""
-    authority_parts = set(identifier.authority.replace("&", "^").split("^"))
-    return identifier.kind == "INS" and bool(authority_parts & INS_AUTHORITY_OIDS)
+    return identifier.kind == "INS" and _issued_by(identifier, INS_AUTHORITY_OIDS)
+
+
+def is_practice_identifier(
+    identifier: PatientIdentifier, authorities: frozenset[str]
+) -> bool:
+    """True when the identifier is a `PI` issued by one of the practice's authorities."""
+    return identifier.kind == "PI" and _issued_by(identifier, authorities)
+
+
+def _issued_by(identifier: PatientIdentifier, authorities: frozenset[str]) -> bool:
+    """Whether any part of the assigning authority (name, OID) is one of `authorities`."""
+    parts = set(identifier.authority.replace("&", "^").split("^"))
+    return bool(parts & authorities)
 
 
 class StorePatientMatcher:
@@ -45,10 +57,6 @@ class StorePatientMatcher:
             description="rapprochement par INS puis identifiant du cabinet",
         )
 
-    def _is_practice_id(self, identifier: PatientIdentifier) -> bool:
-        authority_parts = set(identifier.authority.replace("&", "^").split("^"))
-        return identifier.kind == "PI" and bool(authority_parts & self._authorities)
-
     @hookimpl(trylast=True)
     def fmt_match_patient(self, identifiers: Sequence[PatientIdentifier]) -> str | None:
         """One patient id when every usable identifier points to that same patient."""
@@ -61,7 +69,7 @@ class StorePatientMatcher:
         by_local = {
             ident.value
             for ident in identifiers
-            if self._is_practice_id(ident)
+            if is_practice_identifier(ident, self._authorities)
             and self._store.get_patient(ident.value) is not None
         }
         has_ins = any(is_ins_identifier(ident) for ident in identifiers)
@@ -84,12 +92,7 @@ def identity_problem(
     """
     ins_values = [i.value for i in identifiers if is_ins_identifier(i)]
     authorities = frozenset(practice_authorities)
-    local_ids = [
-        i.value
-        for i in identifiers
-        if i.kind == "PI"
-        and set(i.authority.replace("&", "^").split("^")) & authorities
-    ]
+    local_ids = [i.value for i in identifiers if is_practice_identifier(i, authorities)]
     if not ins_values:
         if local_ids:
             return "903", "INS absent et identifiant du cabinet inconnu"
