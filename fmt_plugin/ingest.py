@@ -9,6 +9,7 @@ kept, encrypted, in quarantine with its reason, and can be replayed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -316,16 +317,7 @@ class Ingestor:
         payload = ack.build_ack(
             item.header, outcome.ack_code, outcome.rejection, now=now
         )
-        return IngestOutcome(
-            outcome.disposition,
-            outcome.ack_code,
-            payload,
-            outcome.control_id,
-            outcome.message_id,
-            outcome.patient_id,
-            outcome.events,
-            outcome.rejection,
-        )
+        return dataclasses.replace(outcome, ack=payload)
 
     def _log(self, outcome: IngestOutcome) -> None:
         # MSH-10 and the internal patient id only: the reason names fields, never values.
