@@ -19,13 +19,12 @@ from fmt_plugin.config import CONFIG_ENV_VAR, config_path_from, load_config
 from fmt_plugin.errors import ConfigError, ExitStatus, FmtError, InputError
 from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
 from fmt_plugin.hooks.host import adapter_infos
-from fmt_plugin.ingest import Ingestor
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.logs import configure_logging
 from fmt_plugin.roster import collect_roster
 from fmt_plugin.rules import Override, OverrideKind
 from fmt_plugin.scaffold import InitOptions, init_installation
-from fmt_plugin.service import ingest_settings, run_service
+from fmt_plugin.service import installation_ingestor, run_service
 from fmt_plugin.views.hl7_inbox import (
     ProgressLine,
     render_import_summary,
@@ -526,11 +525,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     def run(installation: Installation) -> int:
         files = input_files(args.paths)
-        ingestor = Ingestor(
-            installation.store,
-            installation.pm,
-            ingest_settings(installation.config),
-        )
+        ingestor = installation_ingestor(installation)
         progress = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
         summary = import_files(ingestor, files, progress=progress)
         if progress is not None:
@@ -578,9 +573,7 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
         if not ids:
             print("Quarantaine vide : rien à rejouer.")
             return ExitStatus.OK
-        ingestor = Ingestor(
-            installation.store, installation.pm, ingest_settings(installation.config)
-        )
+        ingestor = installation_ingestor(installation)
         results = ingestor.replay(ids, actor=_actor())
         sys.stdout.write(render_replay(results))
         return ExitStatus.OK if all(r.accepted for r in results) else ExitStatus.FAILURE

@@ -14,9 +14,9 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from fmt_plugin.config import FmtConfig, load_config
+from fmt_plugin.config import load_config
 from fmt_plugin.ingest import Ingestor, IngestSettings
-from fmt_plugin.installation import open_installation
+from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.mllp.server import MllpServer
 from fmt_plugin.receiver import IngestReceiver
 from fmt_plugin.storage.checkpoint import WalCheckpointer
@@ -27,13 +27,15 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 10.0
 
 
-def ingest_settings(config: FmtConfig) -> IngestSettings:
-    """The pipeline's settings from the configuration."""
-    return IngestSettings(
+def installation_ingestor(installation: Installation) -> Ingestor:
+    """The ingest pipeline on an open installation, with its `[hl7]` and `[practice]` settings."""
+    config = installation.config
+    settings = IngestSettings(
         parser=config.hl7.parser,
         unsupported_version_ack=config.hl7.unsupported_version_ack,
         practice_authorities=config.practice.patient_id_authorities,
     )
+    return Ingestor(installation.store, installation.pm, settings)
 
 
 async def run_service(
@@ -59,9 +61,7 @@ async def run_service(
         checkpointer = WalCheckpointer(installation.store.path)
         installation.store.disable_autocheckpoint()
         checkpointer.start()
-        ingestor = Ingestor(
-            installation.store, installation.pm, ingest_settings(config)
-        )
+        ingestor = installation_ingestor(installation)
 
         def close() -> None:
             checkpointer.stop()
