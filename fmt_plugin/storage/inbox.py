@@ -426,14 +426,13 @@ class Hl7Inbox:
                 " WHERE message_id = ?",
                 [(n, i) for i, n in self._pending_duplicates.items()],
             )
-        self.begin()
 
     def _event_key(self, patient_id: str, event: ClinicalEvent) -> bytes:
         parts = (patient_id, event.kind.value, *event.identity)
         return self._cipher.blind_index(EVENT_KEY_KIND, _KEY_SEPARATOR.join(parts))
 
-    def begin(self) -> None:
-        """Start afresh: nothing pending, ids counted again from the table."""
+    def reset(self) -> None:
+        """Forget a finished transaction: pending writes, counted ids, prefetched digests."""
         self._last_ids.clear()
         self._pending_messages.clear()
         self._pending_records.clear()

@@ -442,12 +442,12 @@ class Store:
         and propagates unchanged.
         """
         with self._write():
-            self.inbox.begin()
             try:
                 yield
                 self.inbox.flush()
             finally:
-                self.inbox.begin()  # a rollback leaves nothing pending either
+                # Committed or rolled back, nothing stays pending and ids are counted anew.
+                self.inbox.reset()
 
     def verify_audit(self) -> AuditReport:
         """Check the whole audit chain and its head; writes nothing."""
