@@ -1,4 +1,4 @@
-"""French renderings of dates, ages, statuses and evidence sources for the practice's views."""
+"""French renderings of dates, ages, counts, statuses and evidence sources for the practice's views."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ SOURCE_LABELS = {
     EvidenceSource.EHR: "dossier médical",
     EvidenceSource.DECLARATION: "déclaré fait ailleurs par le cabinet",
 }
+
+
+def number(value: int) -> str:
+    """French thousands grouping with a narrow no-break space: 100 000."""
+    return f"{value:,}".replace(",", "\u202f")
 
 
 def day(value: date) -> str:

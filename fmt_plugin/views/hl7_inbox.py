@@ -8,6 +8,7 @@ from typing import TextIO
 from fmt_plugin.bulk_import import ImportSummary
 from fmt_plugin.ingest import ReplayOutcome
 from fmt_plugin.storage.inbox import MessageRecord
+from fmt_plugin.views.french import number
 
 _BAR_WIDTH = 30
 
@@ -25,7 +26,7 @@ class ProgressLine:
         filled = int(fraction * _BAR_WIDTH)
         line = (
             f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction:4.0%}"
-            f"  {_n(messages)} messages"
+            f"  {number(messages)} messages"
         )
         if line != self._last:
             self._stream.write(line)
@@ -42,19 +43,19 @@ def render_import_summary(summary: ImportSummary) -> str:
     """The end-of-import report: counts, then each quarantine reason with one example."""
     lines = [
         (
-            f"Import terminé : {_n(summary.messages)} messages lus dans "
-            f"{_n(summary.files)} fichier(s)."
+            f"Import terminé : {number(summary.messages)} messages lus dans "
+            f"{number(summary.files)} fichier(s)."
         ),
         (
-            f"  intégrés        : {_n(summary.accepted)} ({_n(summary.events)} résultats"
+            f"  intégrés        : {number(summary.accepted)} ({number(summary.events)} résultats"
             " et vaccinations)"
         ),
-        f"  doublons        : {_n(summary.duplicates)} (déjà reçus, non stockés à nouveau)",
-        f"  en quarantaine  : {_n(summary.quarantined)}",
+        f"  doublons        : {number(summary.duplicates)} (déjà reçus, non stockés à nouveau)",
+        f"  en quarantaine  : {number(summary.quarantined)}",
     ]
     for reason, count in summary.reasons.most_common():
         example = summary.examples.get(reason, "")
-        lines.append(f"    {_n(count)} × {reason}")
+        lines.append(f"    {number(count)} × {reason}")
         if example:
             lines.append(f"        par exemple {example}")
     if summary.quarantined:
@@ -109,8 +110,3 @@ def render_replay(results: Sequence[ReplayOutcome]) -> str:
         f"{accepted} intégré(s), {len(results) - accepted} toujours en quarantaine."
     )
     return "\n".join(lines) + "\n"
-
-
-def _n(value: int) -> str:
-    """French thousands grouping with a narrow no-break space: 100 000."""
-    return f"{value:,}".replace(",", "\u202f")
