@@ -317,7 +317,7 @@ def parse_hl7_date(text: str) -> date:
     """
     match = _DTM.fullmatch(text)
     if match is None:
-        raise ValueError(text)
+        raise ValueError("not an HL7 date (YYYY[MM[DD[HH[MM[SS]]]]][+ZZZZ])")
     year, month, day, hour, minute, second, offset = match.groups()
     when = datetime(  # noqa: DTZ001 -- the offset, when given, is applied just below
         int(year),
@@ -332,6 +332,6 @@ def parse_hl7_date(text: str) -> date:
     sign = 1 if offset[0] == "+" else -1
     delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
     if delta >= timedelta(hours=24):
-        raise ValueError(text)
+        raise ValueError("not an HL7 date (YYYY[MM[DD[HH[MM[SS]]]]][+ZZZZ])")
     aware = when.replace(tzinfo=timezone(sign * delta))
     return aware.astimezone(PARIS).date()
