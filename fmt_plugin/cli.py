@@ -18,6 +18,7 @@ from fmt_plugin.bulk_import import import_files, input_files
 from fmt_plugin.config import CONFIG_ENV_VAR, config_path_from, load_config
 from fmt_plugin.errors import ConfigError, ExitStatus, FmtError, InputError
 from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
+from fmt_plugin.gc_tuning import tuned_for_throughput
 from fmt_plugin.hooks.host import adapter_infos
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.logs import configure_logging
@@ -516,7 +517,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service in the foreground until SIGTERM or Ctrl-C."""
     config_path = config_path_from(args.config, os.environ)
     configure_logging(load_config(config_path).logging)
-    asyncio.run(run_service(config_path, mllp_port=args.mllp_port))
+    with tuned_for_throughput():
+        asyncio.run(run_service(config_path, mllp_port=args.mllp_port))
     return ExitStatus.OK
 
 
@@ -527,7 +529,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         files = input_files(args.paths)
         ingestor = installation_ingestor(installation)
         progress = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
-        summary = import_files(ingestor, files, progress=progress)
+        with tuned_for_throughput():
+            summary = import_files(ingestor, files, progress=progress)
         if progress is not None:
             progress.finish()
         installation.store.record_admin_action(
