@@ -17,6 +17,7 @@ from typing import Any
 
 from fmt_plugin.errors import ConfigError
 from fmt_plugin.mllp.server import MllpSettings
+from fmt_plugin.recalls.policy import RecallPolicy
 
 CONFIG_ENV_VAR = "FMT_CONFIG"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -239,6 +240,8 @@ class PracticeSettings:
 
     name: str = ""
     patient_id_authorities: tuple[str, ...] = ()
+    #: The number patients call to book, printed in every recall.
+    phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,33 @@ class Hl7Settings:
     unsupported_version_ack: str = "AR"
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class RecallSettings:
+    """`[recalls]`: when recalls are planned and sent, and how failures are retried.
+
+    The planner's own policy is `policy`; the rest drives the scheduler's jobs and the
+    outbox delivery. Sending never happens on French public holidays (and, with
+    `alsace_moselle`, on Good Friday and 26 December).
+    """
+
+    policy: RecallPolicy = field(default_factory=RecallPolicy)
+    planning_time: datetime.time = datetime.time(8, 0)
+    planning_days: tuple[str, ...] = WEEKDAYS[:5]
+    delivery_every_minutes: int = 5
+    sending_from: datetime.time = datetime.time(8, 0)
+    sending_until: datetime.time = datetime.time(19, 0)
+    sending_days: tuple[str, ...] = WEEKDAYS[:6]
+    alsace_moselle: bool = False
+    snapshot_time: datetime.time = datetime.time(2, 0)
+    retry_base_s: int = 300
+    retry_max_s: int = 6 * 3600
+    max_attempts: int = 6
+    jobstore: Path | None = None
+
+
 @dataclass(frozen=True)
 class FmtConfig:
     """The whole validated configuration of one installation."""
@@ -277,7 +307,11 @@ class FmtConfig:
     rules: RulesSettings = RulesSettings()
     mllp: MllpSettings = field(default_factory=MllpSettings)
     hl7: Hl7Settings = Hl7Settings()
+    recalls: RecallSettings = field(default_factory=RecallSettings)
     adapter_tables: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=dict, repr=False
+    )
+    channel_tables: Mapping[str, Mapping[str, Any]] = field(
         default_factory=dict, repr=False
     )
 
@@ -292,14 +326,23 @@ class FmtConfig:
         The adapter reads its keys through the returned Section and calls `finish()` so that
         its own typos are reported like the core's.
         """
-        data = self.adapter_tables.get(name)
+        return self._section("adapters", self.adapter_tables, name)
+
+    def channel_section(self, name: str) -> Section | None:
+        """The `[channels.NAME]` table of the recall channel `name`, or None when absent.
+
+        Like `adapter_section`: the channel reads its keys and calls `finish()`.
+        """
+        return self._section("channels", self.channel_tables, name)
+
+    def _section(
+        self, parent: str, tables: Mapping[str, Mapping[str, Any]], name: str
+    ) -> Section | None:
+        data = tables.get(name)
         if data is None:
             return None
         return Section(
-            data,
-            name=f"adapters.{name}",
-            source=self.path,
-            base_dir=self.base_dir,
+            data, name=f"{parent}.{name}", source=self.path, base_dir=self.base_dir
         )
 
 
@@ -355,6 +398,7 @@ def load_config(path: Path) -> FmtConfig:
     practice_settings = PracticeSettings(
         name=practice.string("name", ""),
         patient_id_authorities=practice.string_list("patient_id_authorities"),
+        phone=practice.string("phone", ""),
     )
     practice.finish()
 
@@ -401,9 +445,14 @@ def load_config(path: Path) -> FmtConfig:
     )
     hl7.finish()
 
+    recall_settings = _recall_settings(root.table("recalls"))
+
     adapters = root.table("adapters")
     adapter_tables = {name: adapters.table(name).raw for name in adapters.names()}
     adapters.finish()
+    channels = root.table("channels")
+    channel_tables = {name: channels.table(name).raw for name in channels.names()}
+    channels.finish()
     root.finish()
     return FmtConfig(
         path=path,
@@ -414,7 +463,9 @@ def load_config(path: Path) -> FmtConfig:
         rules=rules_settings,
         mllp=mllp_settings,
         hl7=hl7_settings,
+        recalls=recall_settings,
         adapter_tables=adapter_tables,
+        channel_tables=channel_tables,
     )
 
 
@@ -463,3 +514,67 @@ def _mllp_settings(mllp: Section) -> MllpSettings:
         )
     mllp.finish()
     return settings
+
+
+def _recall_settings(section: Section) -> RecallSettings:
+    defaults = RecallSettings()
+    policy = RecallPolicy(
+        lead_days=section.integer("lead_days", defaults.policy.lead_days, minimum=0),
+        reminder_after_days=section.integer(
+            "reminder_after_days", defaults.policy.reminder_after_days, minimum=1
+        ),
+        max_steps=section.integer("max_steps", defaults.policy.max_steps, minimum=1),
+        adult_age=section.integer("adult_age", defaults.policy.adult_age, minimum=1),
+    )
+    settings = RecallSettings(
+        policy=policy,
+        planning_time=_clock_time(section, "planning_time", defaults.planning_time),
+        planning_days=_weekdays(section, "planning_days", defaults.planning_days),
+        delivery_every_minutes=section.integer(
+            "delivery_every_minutes", defaults.delivery_every_minutes, minimum=1
+        ),
+        sending_from=_clock_time(section, "sending_from", defaults.sending_from),
+        sending_until=_clock_time(section, "sending_until", defaults.sending_until),
+        sending_days=_weekdays(section, "sending_days", defaults.sending_days),
+        alsace_moselle=section.boolean("alsace_moselle", defaults.alsace_moselle),
+        snapshot_time=_clock_time(section, "snapshot_time", defaults.snapshot_time),
+        retry_base_s=section.integer("retry_base_s", defaults.retry_base_s, minimum=1),
+        retry_max_s=section.integer("retry_max_s", defaults.retry_max_s, minimum=1),
+        max_attempts=section.integer("max_attempts", defaults.max_attempts, minimum=1),
+        jobstore=section.path("jobstore", "jobs.sqlite3"),
+    )
+    if settings.sending_until <= settings.sending_from:
+        raise section.error(
+            "sending_until",
+            "la fin des envois doit suivre leur début",
+            f"une heure après {settings.sending_from:%H:%M}",
+        )
+    if settings.retry_max_s < settings.retry_base_s:
+        raise section.error(
+            "retry_max_s", "plus petit que retry_base_s", f"≥ {settings.retry_base_s}"
+        )
+    section.finish()
+    return settings
+
+
+def _clock_time(section: Section, key: str, default: datetime.time) -> datetime.time:
+    text = section.string(key, default.strftime("%H:%M"))
+    try:
+        hours, minutes = (int(part) for part in text.split(":"))
+        return datetime.time(hours, minutes)
+    except ValueError:
+        raise section.error(
+            key, f"heure {text!r} invalide", "HH:MM, ex. 08:00"
+        ) from None
+
+
+def _weekdays(section: Section, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    days = section.string_list(key, default)
+    unknown = [day for day in days if day not in WEEKDAYS]
+    if unknown or not days:
+        raise section.error(
+            key,
+            f"jour(s) inconnu(s) : {', '.join(unknown)}" if unknown else "liste vide",
+            "des jours parmi " + ", ".join(WEEKDAYS),
+        )
+    return tuple(day for day in WEEKDAYS if day in days)

@@ -171,3 +171,41 @@ class Hl7Error(FmtError):
 
 class Hl7ParseError(Hl7Error):
     """The bytes are not a parseable HL7 v2 message (answered AR)."""
+
+
+class ChannelError(FmtError):
+    """A recall channel could not deliver a message.
+
+    `channel` is the channel's name; `code` the transport's own status when there is one
+    (e.g. the SMTP reply code). The message says why without any patient data (no address,
+    no name: the outbox id is what logs carry).
+    """
+
+    #: Whether a later attempt on the same channel may succeed.
+    temporary: bool = False
+    #: Whether the message may have reached the server anyway (the connection broke after the
+    #: content was handed over): such a recall is never re-sent automatically.
+    uncertain: bool = False
+
+    def __init__(self, channel: str, reason: str, *, code: int | None = None) -> None:
+        self.channel = channel
+        self.reason = reason
+        self.code = code
+        detail = f" ({code})" if code is not None else ""
+        super().__init__(f"canal « {channel} »{detail} : {reason}")
+
+
+class TemporaryChannelError(ChannelError):
+    """A failure worth retrying later on the same channel (SMTP 4xx, network, timeout)."""
+
+    temporary = True
+
+
+class PermanentChannelError(ChannelError):
+    """A failure that retrying will not fix (SMTP 5xx, no address): try the next channel."""
+
+
+class UncertainDeliveryError(ChannelError):
+    """The content was handed to the server but its answer never came back."""
+
+    uncertain = True

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from fmt_plugin.recalls.model import RecallMessage
 
 Sex = Literal["F", "M"]
 
@@ -198,7 +201,12 @@ class RecallChannel(Protocol):
     name: str
 
     def can_reach(self, patient: Patient) -> bool:
-        """True when this channel has an address for the patient."""
+        """True when this channel has an address for the patient (no I/O)."""
 
-    async def send(self, recall: Any) -> None:
-        """Deliver one recall; raise a channel error on failure."""
+    async def send(self, message: RecallMessage) -> None:
+        """Deliver one message, or raise a `ChannelError` saying whether to retry.
+
+        `TemporaryChannelError`: try again later on this channel; `PermanentChannelError`:
+        never on this channel, try the next; `UncertainDeliveryError`: the server may have it,
+        never re-send automatically. Returning normally means the server accepted it.
+        """

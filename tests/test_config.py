@@ -291,3 +291,50 @@ def test_an_unknown_hl7_parser_is_refused_with_the_choices(tmp_path):
         load_config(write_config(tmp_path, '[store]\n[hl7]\nparser = "fast"\n'))
     assert caught.value.key == "hl7.parser"
     assert "hl7apy" in str(caught.value)
+
+
+def test_recalls_default_to_the_issue_policy(tmp_path):
+    """Without [recalls]: 30 days ahead, a reminder after 30 days, two steps, 08:00–19:00."""
+    recalls = load_config(write_config(tmp_path, "[store]\n")).recalls
+    assert (recalls.policy.lead_days, recalls.policy.reminder_after_days) == (30, 30)
+    assert recalls.policy.max_steps == 2
+    assert (f"{recalls.sending_from:%H:%M}", f"{recalls.sending_until:%H:%M}") == (
+        "08:00",
+        "19:00",
+    )
+    assert "sun" not in recalls.sending_days
+    assert recalls.jobstore == tmp_path / "jobs.sqlite3"
+
+
+def test_recalls_settings_are_read(tmp_path):
+    """Every [recalls] key is read."""
+    recalls = load_config(
+        write_config(
+            tmp_path,
+            '[store]\n[recalls]\nlead_days = 15\nmax_steps = 3\nplanning_time = "07:30"\n'
+            'sending_days = ["fri", "mon"]\nalsace_moselle = true\nmax_attempts = 4\n',
+        )
+    ).recalls
+    assert (recalls.policy.lead_days, recalls.policy.max_steps) == (15, 3)
+    assert f"{recalls.planning_time:%H:%M}" == "07:30"
+    assert recalls.sending_days == ("mon", "fri")
+    assert recalls.alsace_moselle
+    assert recalls.max_attempts == 4
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('planning_time = "8h"', "recalls.planning_time"),
+        ('sending_days = ["lundi"]', "recalls.sending_days"),
+        ('sending_from = "19:00"\nsending_until = "08:00"', "recalls.sending_until"),
+        ("max_steps = 0", "recalls.max_steps"),
+        ("retry_base_s = 600\nretry_max_s = 60", "recalls.retry_max_s"),
+        ("lead_dayz = 3", "recalls.lead_dayz"),
+    ],
+)
+def test_bad_recalls_settings_name_their_key(tmp_path, body, key):
+    """A wrong [recalls] value stops loading, naming the key."""
+    with pytest.raises(ConfigError) as raised:
+        load_config(write_config(tmp_path, f"[store]\n[recalls]\n{body}\n"))
+    assert raised.value.key == key

@@ -1,0 +1,1 @@
+"""Recall reminders: who needs which recall (planner), the outbox that sends each once, the jobs."""

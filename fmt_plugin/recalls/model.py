@@ -1,0 +1,122 @@
+"""The recall vocabulary shared by the planner, the outbox, the channels and the jobs.
+
+A recall *item* is one indicator due for one patient; its identity is
+(patient, indicator, cycle, step) and it is created at most once. A recall *message* groups a
+patient's items of one planning run and is what a channel delivers. Fields that describe a
+patient stay out of `repr`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from fmt_plugin.model import Patient
+from fmt_plugin.rules.model import Status
+
+
+class RecallState(StrEnum):
+    """Where a recall message is in the outbox.
+
+    planned → sending → sent, or → failed (temporary, retried later) → … → dead; `uncertain`
+    when the process stopped between handing the message over and recording the answer.
+    """
+
+    PLANNED = "planned"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+    UNCERTAIN = "uncertain"
+
+
+class Audience(StrEnum):
+    """Who reads the message: the patient, or a minor patient's parents."""
+
+    PATIENT = "patient"
+    PARENTS = "parents"
+
+
+@dataclass(frozen=True)
+class RecallKey:
+    """The identity of one recall item: created once, sent at most once."""
+
+    patient_id: str
+    indicator: str
+    cycle: str
+    step: int
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """One indicator to recall in a message.
+
+    `cycle` names the indicator's current due period: the due date (ISO) of the status, or
+    `saison-YYYY` for a seasonal vaccination, so a new cycle starts once the act is done and
+    falls due again.
+    """
+
+    indicator: str
+    label: str
+    cycle: str
+    step: int
+    status: Status
+    due: date | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class PlannedRecall:
+    """What the planner decided for one patient in one run: one message, all items."""
+
+    patient_id: str
+    audience: Audience
+    items: tuple[DueItem, ...]
+
+    def keys(self) -> tuple[RecallKey, ...]:
+        """The identities of the message's items."""
+        return tuple(
+            RecallKey(self.patient_id, item.indicator, item.cycle, item.step)
+            for item in self.items
+        )
+
+
+@dataclass(frozen=True)
+class PastRecall:
+    """A recall item already in the outbox, as the planner needs to know it.
+
+    `sent_on` is the Paris calendar date the message was accepted by a channel (None until
+    then).
+    """
+
+    patient_id: str
+    indicator: str
+    cycle: str
+    step: int
+    state: RecallState
+    sent_on: date | None = None
+
+
+@dataclass(frozen=True)
+class PracticeContact:
+    """The practice as patients see it in a recall: its name and phone number."""
+
+    name: str
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class RecallMessage:
+    """One outbox message handed to a channel.
+
+    `recall_id` is the outbox id (what logs carry); `message_id` the RFC 5322 Message-ID,
+    the same on every attempt so a server or a reader can tell a retry from a new message.
+    """
+
+    recall_id: int
+    message_id: str
+    patient: Patient
+    audience: Audience
+    items: tuple[DueItem, ...]
+    practice: PracticeContact
+    created_at: datetime = field(repr=False)

@@ -1,0 +1,23 @@
+"""The planner's recall policy (`[recalls]` in the configuration), free of any other import.
+
+Kept apart from `recalls.model` so that the configuration can build it without importing
+the rules engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RecallPolicy:
+    """When the planner asks for a recall (`[recalls]` in the configuration)."""
+
+    #: `fait`/`a_venir` indicators due within this many days are recalled ("à prévoir").
+    lead_days: int = 30
+    #: A reminder (next step) follows a sent recall after this many days if still not done.
+    reminder_after_days: int = 30
+    #: At most this many steps per cycle.
+    max_steps: int = 2
+    #: Patients younger than this are written to as their parents.
+    adult_age: int = 18
