@@ -120,6 +120,7 @@ def test_migrations_recorded_and_not_reapplied(store_path, keyring):
         (1, "initial"),
         (2, "overrides"),
         (3, "hl7_messages"),
+        (4, "recall_outbox"),
     ]
     assert after == before
 

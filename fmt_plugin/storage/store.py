@@ -29,6 +29,7 @@ from fmt_plugin.storage.audit import AuditLog, AuditReport
 from fmt_plugin.storage.crypto import FieldCipher
 from fmt_plugin.storage.inbox import Hl7Inbox
 from fmt_plugin.storage.keys import KeyRing
+from fmt_plugin.storage.outbox import RecallOutbox
 
 PATIENTS = "patients"
 IDENTITY = "identity"
@@ -83,6 +84,7 @@ class Store:
         self._cipher = FieldCipher(keyring)
         self._audit = AuditLog(conn, keyring.audit_key)
         self.inbox = Hl7Inbox(conn, self._cipher)
+        self.outbox = RecallOutbox(conn, self._cipher, self._audit, self._write)
 
     def __repr__(self) -> str:
         return f"<Store {self.path}>"
