@@ -22,6 +22,8 @@ from fmt_plugin.gc_tuning import tuned_for_throughput
 from fmt_plugin.hooks.host import adapter_infos
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.logs import configure_logging
+from fmt_plugin.recalls import runner
+from fmt_plugin.recalls.model import RecallState
 from fmt_plugin.roster import collect_roster
 from fmt_plugin.rules import Override, OverrideKind
 from fmt_plugin.scaffold import InitOptions, init_installation
@@ -38,6 +40,12 @@ from fmt_plugin.views.practice_report import (
     RENDERERS,
     ReportOptions,
     check_options,
+)
+from fmt_plugin.views.recalls import (
+    render_outbox,
+    render_plan,
+    render_plan_json,
+    render_run,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -191,7 +199,9 @@ def _add_hl7_commands(
     common: argparse.ArgumentParser,
 ) -> None:
     serve = commands.add_parser(
-        "serve", parents=[common], help="lancer le service (réception HL7 MLLP)"
+        "serve",
+        parents=[common],
+        help="lancer le service (réception HL7 MLLP, rappels planifiés)",
     )
     serve.add_argument(
         "--mllp-port",
@@ -226,6 +236,42 @@ def _add_hl7_commands(
     which.add_argument("message_ids", type=int, nargs="*", default=[], metavar="ID")
     which.add_argument("--all", action="store_true", help="toute la quarantaine")
     replay.set_defaults(handler=cmd_quarantine_replay)
+    _add_recall_commands(commands, common)
+
+
+def _add_recall_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    recalls = commands.add_parser("recalls", help="rappels aux patients")
+    recall_commands = recalls.add_subparsers(title="commandes", metavar="COMMANDE")
+    plan = recall_commands.add_parser(
+        "plan",
+        parents=[common],
+        help="montrer les rappels à envoyer (rien n'est écrit)",
+    )
+    plan.add_argument("--as-of", type=_iso_date, metavar="AAAA-MM-JJ")
+    plan.add_argument("--format", choices=("text", "json"), default="text")
+    plan.set_defaults(handler=cmd_recalls_plan)
+    run = recall_commands.add_parser(
+        "run", parents=[common], help="planifier et envoyer maintenant"
+    )
+    run.add_argument("--as-of", type=_iso_date, metavar="AAAA-MM-JJ")
+    run.set_defaults(handler=cmd_recalls_run)
+    listing = recall_commands.add_parser(
+        "list", parents=[common], help="lister les rappels de la file d'envoi"
+    )
+    listing.add_argument(
+        "--state", choices=[state.value for state in RecallState], metavar="ÉTAT"
+    )
+    listing.set_defaults(handler=cmd_recalls_list)
+    retry = recall_commands.add_parser(
+        "retry",
+        parents=[common],
+        help="remettre un rappel en file (après échec ou envoi incertain)",
+    )
+    retry.add_argument("recall_id", type=int, metavar="ID")
+    retry.set_defaults(handler=cmd_recalls_retry)
 
 
 def _iso_date(text: str) -> date:
@@ -582,3 +628,63 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
         return ExitStatus.OK if all(r.accepted for r in results) else ExitStatus.FAILURE
 
     return _with_installation(args, replay)
+
+
+def cmd_recalls_plan(args: argparse.Namespace) -> int:
+    """Show what a recall run would send at --as-of; nothing is written."""
+
+    def show(installation: Installation) -> int:
+        recall_plan = runner.plan(installation, args.as_of or today_in_paris())
+        if args.format == "json":
+            sys.stdout.write(render_plan_json(recall_plan))
+        else:
+            sys.stdout.write(render_plan(recall_plan))
+        return ExitStatus.OK
+
+    return _with_installation(args, show)
+
+
+def cmd_recalls_run(args: argparse.Namespace) -> int:
+    """Plan at --as-of, queue, and deliver what is due now (whatever the hour)."""
+
+    def run(installation: Installation) -> int:
+        # No recover_interrupted here: the service may be delivering right now; only its
+        # own start-up can tell an interrupted `sending` from a live one.
+        now = datetime.now(PARIS)
+        recall_plan = runner.plan(installation, args.as_of or now.date())
+        queued = runner.queue(installation, recall_plan, now)
+        report = asyncio.run(runner.deliver(installation, now))
+        sys.stdout.write(render_run(queued, report))
+        return ExitStatus.OK
+
+    return _with_installation(args, run)
+
+
+def cmd_recalls_list(args: argparse.Namespace) -> int:
+    """List the outbox, optionally one state."""
+
+    def listing(installation: Installation) -> int:
+        state = RecallState(args.state) if args.state else None
+        sys.stdout.write(render_outbox(installation.store.outbox.entries(state)))
+        return ExitStatus.OK
+
+    return _with_installation(args, listing)
+
+
+def cmd_recalls_retry(args: argparse.Namespace) -> int:
+    """Put a failed, dead or uncertain recall back in the queue."""
+
+    def retry(installation: Installation) -> int:
+        outbox = installation.store.outbox
+        if outbox.get(args.recall_id) is None:
+            print(
+                f"fmt-plugin: erreur : rappel n° {args.recall_id} inconnu "
+                "(voir « fmt-plugin recalls list »)",
+                file=sys.stderr,
+            )
+            return ExitStatus.USAGE
+        outbox.retry(args.recall_id, actor=_actor(), now=datetime.now(PARIS))
+        print(f"Rappel n° {args.recall_id} remis en file d'envoi.")
+        return ExitStatus.OK
+
+    return _with_installation(args, retry)

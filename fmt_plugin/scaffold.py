@@ -154,6 +154,8 @@ _TEMPLATE = """\
 [practice]
 # Nom du cabinet, tel qu'il apparaîtra dans les rappels envoyés aux patients.
 name = {practice_name}
+# Téléphone du cabinet, indiqué dans chaque rappel pour prendre rendez-vous.
+phone = ""
 # Autorités d'affectation (nom ou OID, PID-3.4 en HL7) sous lesquelles l'identifiant
 # « PI » d'un message est l'identifiant patient du cabinet. Vide : seul l'INS rapproche.
 patient_id_authorities = []
@@ -213,6 +215,48 @@ idle_timeout_s = 300
 parser = "er7"
 # Réponse à une version HL7 non prise en charge : "AR" (règle HL7) ou "AE" (exemples ANS).
 unsupported_version_ack = "AR"
+
+[recalls]
+# Rappels aux patients. Un rappel pour chaque indicateur « à vérifier », et pour ceux qui
+# arrivent à échéance dans lead_days jours ; une relance reminder_after_days jours après un
+# envoi si rien n'est fait, au plus max_steps envois par échéance. Grippe et covid : pendant
+# la campagne de vaccination seulement. Jamais en cas d'opposition, de refus ou de report.
+lead_days = 30
+reminder_after_days = 30
+max_steps = 2
+# Planification quotidienne (jours ouvrés, jamais les jours fériés) et envois, toutes les
+# delivery_every_minutes minutes, aux heures et jours indiqués seulement.
+planning_time = "08:00"
+planning_days = ["mon", "tue", "wed", "thu", "fri"]
+delivery_every_minutes = 5
+sending_from = "08:00"
+sending_until = "19:00"
+sending_days = ["mon", "tue", "wed", "thu", "fri", "sat"]
+# Jours fériés d'Alsace-Moselle en plus (Vendredi saint, 26 décembre).
+alsace_moselle = false
+# Échec temporaire (serveur indisponible…) : nouvel essai après retry_base_s secondes, délai
+# doublé à chaque fois jusqu'à retry_max_s, abandon après max_attempts essais.
+retry_base_s = 300
+retry_max_s = 21600
+max_attempts = 6
+# Tâches planifiées (aucune donnée patient dans ce fichier).
+jobstore = "jobs.sqlite3"
+
+[channels.file]
+# Canal « fichier » : chaque rappel est écrit en .eml dans ce dossier au lieu d'être envoyé,
+# pour voir ce que le cabinet enverrait. Retirez cette section quand MSSanté est configuré.
+folder = "outbox"
+
+# Canal MSSanté : envoi SMTP avec le certificat logiciel IGC Santé de la BAL du cabinet.
+# [channels.mssante]
+# host = "smtp.mssante.example.fr"
+# port = 587
+# tls = "starttls"
+# client_cert = "/etc/fmt/bal-cabinet.crt"
+# client_key = "/etc/fmt/bal-cabinet.key"
+# ca_file = "/etc/fmt/igc-sante-ca.pem"
+# sender = "cabinet.dupont@medecin.mssante.fr"
+# address_template = "{{ins}}@patient.mssante.fr"
 
 # Adaptateur intégré « csv_roster » : la patientèle exportée par le logiciel médical
 # (patient_id,ins,nom,prenom,date_naissance,sexe,ald,conditions,flags,opposition,

@@ -12,12 +12,18 @@ import dataclasses
 import logging
 import signal
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from fmt_plugin.config import load_config
 from fmt_plugin.ingest import Ingestor, IngestSettings
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.mllp.server import MllpServer
+from fmt_plugin.recalls.calendar import PARIS
+from fmt_plugin.recalls.delivery import recover_interrupted
+from fmt_plugin.recalls.scheduler import PLAN_JOB, start_scheduler
 from fmt_plugin.receiver import IngestReceiver
 from fmt_plugin.storage.checkpoint import WalCheckpointer
 
@@ -74,7 +80,9 @@ async def run_service(
     )
     await receiver.start()
     server = MllpServer(receiver, settings)
+    scheduler: BackgroundScheduler | None = None
     try:
+        scheduler = await asyncio.to_thread(_start_recalls, config_path)
         await server.start()
         scheme = "MLLP/TLS" if settings.tls_cert else "MLLP"
         log.info("listening for HL7 (%s) on %s:%d", scheme, server.host, server.port)
@@ -84,8 +92,32 @@ async def run_service(
         log.info("stopping: finishing messages in flight")
     finally:
         await server.stop(grace_s=SHUTDOWN_GRACE_S)
+        if scheduler is not None:
+            # Waits for a running job: the current delivery finishes and is recorded.
+            await asyncio.to_thread(scheduler.shutdown)
         await receiver.stop()
     log.info("stopped")
+
+
+def _start_recalls(config_path: Path) -> BackgroundScheduler:
+    """Settle deliveries a previous process left half-done, then start the recall jobs."""
+    with open_installation(config_path) as installation:
+        now = datetime.now(PARIS)
+        interrupted = recover_interrupted(installation.store, now=now)
+        if interrupted:
+            log.warning(
+                "%d recall(s) interrupted while sending, now uncertain (not re-sent): %s",
+                len(interrupted),
+                ", ".join(map(str, interrupted)),
+            )
+        settings = installation.config.recalls
+    scheduler = start_scheduler(settings, config_path, now=now)
+    plan = scheduler.get_job(PLAN_JOB)
+    log.info(
+        "recall scheduler started: next planning at %s",
+        plan.next_run_time.isoformat(timespec="minutes") if plan else "-",
+    )
+    return scheduler
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -279,7 +279,7 @@ def test_hook_fmt_status_changed(pm, vendor):
 
 
 def test_hook_fmt_recall_channels(config):
-    """Channels of every adapter are collected; each honours the RecallChannel protocol."""
+    """Channels of every adapter are collected, the vendors' before the built-in file outbox."""
 
     class SmsChannel:
         name = "sms"
@@ -299,7 +299,7 @@ def test_hook_fmt_recall_channels(config):
         config, load_entry_points=False, extra_plugins=[("sms", SmsAdapter())]
     )
     channels = [c for batch in pm.hook.fmt_recall_channels() if batch for c in batch]
-    assert [c.name for c in channels] == ["sms"]
+    assert [c.name for c in channels] == ["sms", "file"]
     assert isinstance(channels[0], RecallChannel)
     assert channels[0].can_reach(Patient("Q1", "t", telephone="0600000000"))
 

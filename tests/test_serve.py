@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -286,3 +287,34 @@ def test_a_frame_over_the_limit_gets_an_ar_and_the_connection_closes(
         assert "BIG1" not in stored_control_ids(scenario_installation)
     finally:
         running.stop()
+
+
+def test_serve_starts_the_recall_jobs(server, scenario_installation):
+    """The service declares its three recall jobs in the job store and logs the next plan."""
+    assert any("recall scheduler started" in line for line in server.lines)
+    assert server.stop() == 0
+    jobstore = scenario_installation.parent / "jobs.sqlite3"
+    with closing(sqlite3.connect(jobstore)) as conn:
+        ids = {row[0] for row in conn.execute("SELECT id FROM apscheduler_jobs")}
+    assert ids == {"recalls-plan", "recalls-deliver", "status-snapshot"}
+
+
+def test_a_recall_left_sending_by_a_crash_is_uncertain_after_restart(
+    scenario_installation, tmp_path
+):
+    """A recall handed over when the process died is marked uncertain, never re-sent."""
+    from fmt_plugin.installation import open_installation
+    from fmt_plugin.recalls import jobs
+    from fmt_plugin.recalls.calendar import PARIS
+
+    monday = datetime(2026, 3, 16, 9, 30, tzinfo=PARIS)
+    queued = jobs.run_planning(scenario_installation, monday)
+    with open_installation(scenario_installation) as installation:
+        installation.store.outbox.mark_sending(queued[0], channel="file", now=monday)
+    running = start_server(scenario_installation, tmp_path)
+    assert running.stop() == 0
+    with open_installation(scenario_installation) as installation:
+        entry = installation.store.outbox.get(queued[0])
+    assert entry is not None
+    assert entry.state == "uncertain"
+    assert any("now uncertain" in line for line in running.lines)

@@ -121,6 +121,7 @@ def test_migrations_recorded_and_not_reapplied(store_path, keyring):
         (2, "overrides"),
         (3, "hl7_messages"),
         (4, "recall_outbox"),
+        (5, "rate_snapshots"),
     ]
     assert after == before
 

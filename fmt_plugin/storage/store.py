@@ -30,6 +30,7 @@ from fmt_plugin.storage.crypto import FieldCipher
 from fmt_plugin.storage.inbox import Hl7Inbox
 from fmt_plugin.storage.keys import KeyRing
 from fmt_plugin.storage.outbox import RecallOutbox
+from fmt_plugin.storage.snapshots import RateSnapshots
 
 PATIENTS = "patients"
 IDENTITY = "identity"
@@ -85,6 +86,7 @@ class Store:
         self._audit = AuditLog(conn, keyring.audit_key)
         self.inbox = Hl7Inbox(conn, self._cipher)
         self.outbox = RecallOutbox(conn, self._cipher, self._audit, self._write)
+        self.snapshots = RateSnapshots(conn, self._write)
 
     def __repr__(self) -> str:
         return f"<Store {self.path}>"

@@ -1,0 +1,84 @@
+"""The scheduler's jobs: module-level functions APScheduler stores by name.
+
+APScheduler pickles a job's reference and arguments into its job store, in clear: the only
+argument is the configuration file's path, and each run opens its own installation (its own
+store connection, so a job never shares the listener's). The `run_*` functions take the
+moment explicitly; the `*_job` wrappers read the clock, which rule code never does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
+from fmt_plugin.installation import open_installation
+from fmt_plugin.recalls import runner
+from fmt_plugin.recalls.calendar import PARIS, is_planning_day, may_send_at
+from fmt_plugin.recalls.delivery import DeliveryReport
+
+log = logging.getLogger(__name__)
+
+
+def plan_recalls_job(config_path: str) -> None:
+    """Daily: plan the recalls due today and queue them in the outbox."""
+    run_planning(Path(config_path), datetime.now(PARIS))
+
+
+def deliver_recalls_job(config_path: str) -> None:
+    """Every few minutes: deliver the outbox's due messages, within sending hours."""
+    run_delivery(Path(config_path), datetime.now(PARIS))
+
+
+def snapshot_job(config_path: str) -> None:
+    """Nightly: keep the day's status counts per indicator (taux d'atteinte history)."""
+    run_snapshot(Path(config_path), datetime.now(PARIS))
+
+
+def run_planning(config_path: Path, now: datetime) -> list[int]:
+    """Plan at `now`'s Paris date and queue; nothing on a non-working day. New outbox ids."""
+    with open_installation(config_path) as installation:
+        today = now.astimezone(PARIS).date()
+        if not is_planning_day(today, installation.config.recalls):
+            log.info("recall planning skipped: %s is not a working day", today)
+            return []
+        recall_plan = runner.plan(installation, today)
+        queued = runner.queue(installation, recall_plan, now)
+        log.info(
+            "recall planning for %s: %d patient(s) due, %d new message(s) queued",
+            today,
+            len(recall_plan.recalls),
+            len(queued),
+        )
+        return queued
+
+
+def run_delivery(config_path: Path, now: datetime) -> DeliveryReport | None:
+    """Deliver what is due at `now`; None (nothing tried) outside sending hours."""
+    with open_installation(config_path) as installation:
+        if not may_send_at(now, installation.config.recalls):
+            return None
+        report = asyncio.run(runner.deliver(installation, now))
+        if report.total:
+            log.info(
+                "recall delivery: %d sent, %d to retry, %d dead, %d uncertain",
+                report.sent,
+                report.failed,
+                report.dead,
+                report.uncertain,
+            )
+        return report
+
+
+def run_snapshot(config_path: Path, now: datetime) -> None:
+    """Record the status counts of `now`'s Paris date (a second run that day replaces them)."""
+    with open_installation(config_path) as installation:
+        today = now.astimezone(PARIS).date()
+        pack = select_rule_pack(installation.config, installation.pm)
+        practice = evaluate_practice(installation.store, installation.pm, pack, today)
+        installation.store.snapshots.record(
+            today, practice.rates.values(), taken_at=now
+        )
+        log.info("status snapshot for %s recorded", today)

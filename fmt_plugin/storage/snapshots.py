@@ -1,0 +1,59 @@
+"""The daily snapshots of the practice's status counts per indicator (taux d'atteinte history)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+
+from fmt_plugin.rules.rates import IndicatorRate
+
+
+class RateSnapshots:
+    """Write and read `rate_snapshots`: one row per day and indicator, counts only."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        write: Callable[[], AbstractContextManager[None]],
+    ) -> None:
+        self._conn = conn
+        self._write = write
+
+    def record(
+        self, day: date, rates: Iterable[IndicatorRate], *, taken_at: datetime
+    ) -> None:
+        """Keep `day`'s counts; a second snapshot of the same day replaces the first."""
+        stamp = taken_at.isoformat(timespec="seconds")
+        rows = [
+            (
+                day.isoformat(),
+                r.indicator,
+                r.fait,
+                r.a_verifier,
+                r.a_venir,
+                r.exclu,
+                stamp,
+            )
+            for r in rates
+        ]
+        with self._write():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO rate_snapshots (day, indicator, done, to_check,"
+                " upcoming, excluded, taken_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def history(self) -> dict[date, list[IndicatorRate]]:
+        """Every snapshot, oldest day first, indicators in name order."""
+        rows = self._conn.execute(
+            "SELECT day, indicator, done, to_check, upcoming, excluded"
+            " FROM rate_snapshots ORDER BY day, indicator"
+        ).fetchall()
+        days: dict[date, list[IndicatorRate]] = {}
+        for day, indicator, fait, a_verifier, a_venir, exclu in rows:
+            days.setdefault(date.fromisoformat(day), []).append(
+                IndicatorRate(indicator, fait, a_verifier, a_venir, exclu)
+            )
+        return days
