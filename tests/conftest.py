@@ -78,6 +78,24 @@ def installation(tmp_path: Path, public_scenario: Path) -> Path:
 
 
 @pytest.fixture
+def scenario_config(run_cli: RunCli, tmp_path: Path, public_scenario: Path) -> Path:
+    """`fmt-plugin init` on the public scenario's roster and acts, as a user runs it.
+
+    The roster is synced and the file outbox configured (`outbox/` beside fmt.toml).
+    """
+    result = run_cli(
+        "init",
+        tmp_path / "inst",
+        "--roster",
+        public_scenario / "roster.csv",
+        "--acts",
+        public_scenario / "acts.csv",
+    )
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "inst" / "fmt.toml"
+
+
+@pytest.fixture
 def keyring(tmp_path: Path) -> KeyRing:
     """A freshly generated key file's key ring."""
     return generate_key_file(tmp_path / "keys.json")

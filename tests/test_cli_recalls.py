@@ -15,17 +15,8 @@ AS_OF = "2026-03-15"
 
 
 @pytest.fixture
-def config(run_cli, tmp_path: Path, public_scenario: Path) -> Path:
-    result = run_cli(
-        "init",
-        tmp_path / "inst",
-        "--roster",
-        public_scenario / "roster.csv",
-        "--acts",
-        public_scenario / "acts.csv",
-    )
-    assert result.returncode == 0, result.stderr
-    return tmp_path / "inst" / "fmt.toml"
+def config(scenario_config: Path) -> Path:
+    return scenario_config
 
 
 def _emls(config: Path) -> list[Path]:

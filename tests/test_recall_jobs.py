@@ -32,18 +32,8 @@ MONDAY_MORNING = datetime(2026, 3, 16, 9, 30, tzinfo=PARIS)
 
 
 @pytest.fixture
-def config(run_cli, tmp_path: Path, public_scenario: Path) -> Path:
-    """An installation made by `fmt-plugin init` on the public scenario (file channel on)."""
-    result = run_cli(
-        "init",
-        tmp_path / "inst",
-        "--roster",
-        public_scenario / "roster.csv",
-        "--acts",
-        public_scenario / "acts.csv",
-    )
-    assert result.returncode == 0, result.stderr
-    return tmp_path / "inst" / "fmt.toml"
+def config(scenario_config: Path) -> Path:
+    return scenario_config
 
 
 def _outbox_states(config: Path) -> list[RecallState]:
