@@ -7,46 +7,21 @@ import email
 import email.policy
 import os
 import stat
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from recall_data import CREATED_AT, INS, recall_message
 
 from fmt_plugin.errors import TemporaryChannelError
 from fmt_plugin.model import Patient, RecallChannel
 from fmt_plugin.recalls.file_channel import FileChannel
-from fmt_plugin.recalls.model import Audience, DueItem, PracticeContact, RecallMessage
-from fmt_plugin.rules.model import Status
+from fmt_plugin.recalls.model import RecallMessage
 
-NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 SENDER = "rappels@cabinet-lilas.mssante.fr"
-INS = "146026322000196"
-
-
-def recall(patient: Patient | None = None, recall_id: int = 12) -> RecallMessage:
-    return RecallMessage(
-        recall_id=recall_id,
-        message_id=f"<r{recall_id}.5c2e@fmt-plugin.invalid>",
-        patient=patient
-        or Patient("P042", "test", ins=INS, nom="Durand", prenom="Paul"),
-        audience=Audience.PATIENT,
-        items=(
-            DueItem(
-                "grippe",
-                "Vaccination grippe",
-                "saison-2025",
-                1,
-                Status.A_VENIR,
-                date(2026, 3, 15),
-            ),
-        ),
-        practice=PracticeContact("Cabinet des Lilas", "01 23 45 67 89"),
-        created_at=NOW,
-    )
 
 
 def channel(folder: Path) -> FileChannel:
-    return FileChannel(folder, SENDER, clock=lambda: NOW)
+    return FileChannel(folder, SENDER, clock=lambda: CREATED_AT)
 
 
 def send(target: FileChannel, message: RecallMessage) -> None:
@@ -70,7 +45,7 @@ def test_file_channel_is_a_recall_channel_reaching_everyone(tmp_path):
 def test_send_writes_a_parseable_eml_named_after_the_recall(tmp_path):
     """One `<recall id>-<short id>.eml` file holds the complete letter."""
     folder = tmp_path / "outbox"
-    send(channel(folder), recall())
+    send(channel(folder), recall_message())
     (path,) = folder.iterdir()
     assert path.name.startswith("12-")
     assert path.suffix == ".eml"
@@ -89,7 +64,7 @@ def test_send_writes_a_parseable_eml_named_after_the_recall(tmp_path):
 def test_eml_file_is_readable_by_its_owner_only(tmp_path):
     """The file holds patient data: mode 0600."""
     folder = tmp_path / "outbox"
-    send(channel(folder), recall())
+    send(channel(folder), recall_message())
     (path,) = folder.iterdir()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -97,7 +72,7 @@ def test_eml_file_is_readable_by_its_owner_only(tmp_path):
 def test_missing_folder_is_created(tmp_path):
     """The outbox folder and its parents are created on first use."""
     folder = tmp_path / "a" / "b" / "outbox"
-    send(channel(folder), recall())
+    send(channel(folder), recall_message())
     assert len(list(folder.glob("*.eml"))) == 1
 
 
@@ -105,16 +80,16 @@ def test_a_retry_overwrites_the_same_file_and_leaves_no_temporary(tmp_path):
     """Writing the same recall twice gives one file and no leftover temporary file."""
     folder = tmp_path / "outbox"
     target = channel(folder)
-    send(target, recall())
-    send(target, recall())
-    send(target, recall(recall_id=13))
+    send(target, recall_message())
+    send(target, recall_message())
+    send(target, recall_message(recall_id=13))
     assert sorted(p.name[:3] for p in folder.iterdir()) == ["12-", "13-"]
 
 
 def test_patient_without_mssante_address_gets_a_placeholder_recipient(tmp_path):
     """Without a qualified INS nor roster address, To is a non-deliverable placeholder."""
     folder = tmp_path / "outbox"
-    send(channel(folder), recall(Patient("P077", "test", prenom="Zoé")))
+    send(channel(folder), recall_message(Patient("P077", "test", prenom="Zoé")))
     (path,) = folder.iterdir()
     assert read_eml(path)["To"] == "patient-P077@outbox.invalid"
 
@@ -123,7 +98,7 @@ def test_roster_address_is_the_recipient_when_present(tmp_path):
     """The roster's `mssante` column is written as the recipient."""
     folder = tmp_path / "outbox"
     patient = Patient("P5", "test", ins=INS, mssante="p5@patient.mssante.fr")
-    send(channel(folder), recall(patient))
+    send(channel(folder), recall_message(patient))
     (path,) = folder.iterdir()
     assert read_eml(path)["To"] == "p5@patient.mssante.fr"
 
@@ -134,7 +109,7 @@ def test_unwritable_folder_is_a_temporary_error_without_patient_data(tmp_path):
     blocker.write_text("not a folder")
     folder = blocker / "outbox"
     with pytest.raises(TemporaryChannelError) as info:
-        send(channel(folder), recall())
+        send(channel(folder), recall_message())
     message = str(info.value)
     assert info.value.channel == "file"
     assert str(folder) in message

@@ -10,11 +10,11 @@ import smtplib
 import socket
 import ssl
 from dataclasses import replace
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import trustme
+from recall_data import CREATED_AT, INS, ins_patient, recall_message
 from smtp_server import HOST, Pki, RecordingHandler, make_pki, smtp_server
 
 from fmt_plugin import __version__, hookimpl
@@ -26,7 +26,7 @@ from fmt_plugin.errors import (
     UncertainDeliveryError,
 )
 from fmt_plugin.hooks.host import adapter_infos, build_plugin_manager
-from fmt_plugin.model import Patient, RecallChannel
+from fmt_plugin.model import RecallChannel
 from fmt_plugin.mssante import (
     MssanteChannel,
     MssanteSettings,
@@ -36,11 +36,8 @@ from fmt_plugin.mssante import (
 from fmt_plugin.mssante.address import TemplateError, check_template
 from fmt_plugin.mssante.transport import dot_stuffed
 from fmt_plugin.recalls.file_channel import FileChannel
-from fmt_plugin.recalls.model import Audience, DueItem, PracticeContact, RecallMessage
-from fmt_plugin.rules.model import Status
+from fmt_plugin.recalls.model import RecallMessage
 
-NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
-INS = "146026322000196"
 INS_ADDRESS = f"{INS}@patient.mssante.fr"
 SENDER = "rappels@cabinet-lilas.mssante.fr"
 TLS_MODES = ("starttls", "implicit")
@@ -49,32 +46,6 @@ TLS_MODES = ("starttls", "implicit")
 @pytest.fixture
 def pki(tmp_path) -> Pki:
     return make_pki(tmp_path)
-
-
-def patient(**fields) -> Patient:
-    values = {"ins": INS, "nom": "Durand", "prenom": "Paul", **fields}
-    return Patient("P042", "test", **values)
-
-
-def recall(who: Patient | None = None) -> RecallMessage:
-    return RecallMessage(
-        recall_id=31,
-        message_id="<r31.77ab@fmt-plugin.invalid>",
-        patient=who or patient(),
-        audience=Audience.PATIENT,
-        items=(
-            DueItem(
-                "grippe",
-                "Vaccination grippe",
-                "saison-2025",
-                1,
-                Status.A_VENIR,
-                date(2026, 3, 15),
-            ),
-        ),
-        practice=PracticeContact("Cabinet des Lilas", "01 23 45 67 89"),
-        created_at=NOW,
-    )
 
 
 def settings_for(
@@ -94,7 +65,8 @@ def settings_for(
 
 
 def deliver(settings: MssanteSettings, message: RecallMessage | None = None) -> None:
-    asyncio.run(MssanteChannel(settings, clock=lambda: NOW).send(message or recall()))
+    channel = MssanteChannel(settings, clock=lambda: CREATED_AT)
+    asyncio.run(channel.send(message or recall_message()))
 
 
 def received_letter(handler: RecordingHandler) -> email.message.EmailMessage:
@@ -136,27 +108,28 @@ def settings_from(path: Path) -> MssanteSettings:
 
 def test_address_derives_from_the_qualified_ins():
     """Without a roster address, the template is filled with the INS."""
-    assert patient_address(patient()) == INS_ADDRESS
+    assert patient_address(ins_patient()) == INS_ADDRESS
     assert (
-        patient_address(patient(), "{ins}@test.mssante.fr") == f"{INS}@test.mssante.fr"
+        patient_address(ins_patient(), "{ins}@test.mssante.fr")
+        == f"{INS}@test.mssante.fr"
     )
 
 
 def test_roster_address_wins_over_the_ins():
     """The roster's `mssante` column is used when present."""
-    who = patient(mssante=" paul.durand@patient.mssante.fr ")
+    who = ins_patient(mssante=" paul.durand@patient.mssante.fr ")
     assert patient_address(who) == "paul.durand@patient.mssante.fr"
 
 
 def test_malformed_roster_address_falls_back_to_the_ins():
     """A roster address that is no address is ignored in favour of the INS."""
-    assert patient_address(patient(mssante="pas une adresse")) == INS_ADDRESS
+    assert patient_address(ins_patient(mssante="pas une adresse")) == INS_ADDRESS
 
 
 def test_no_qualified_ins_and_no_roster_address_gives_no_address():
     """A missing or invalid INS (wrong key) yields None, never a guess."""
-    assert patient_address(patient(ins=None)) is None
-    assert patient_address(patient(ins="146026322000197")) is None
+    assert patient_address(ins_patient(ins=None)) is None
+    assert patient_address(ins_patient(ins="146026322000197")) is None
 
 
 @pytest.mark.parametrize(
@@ -255,15 +228,15 @@ def test_channel_reaches_patients_with_an_address(pki):
     channel = MssanteChannel(settings_for(pki, 587))
     assert isinstance(channel, RecallChannel)
     assert channel.name == "mssante"
-    assert channel.can_reach(patient())
-    assert channel.can_reach(patient(ins=None, mssante="p@patient.mssante.fr"))
-    assert not channel.can_reach(patient(ins=None))
+    assert channel.can_reach(ins_patient())
+    assert channel.can_reach(ins_patient(ins=None, mssante="p@patient.mssante.fr"))
+    assert not channel.can_reach(ins_patient(ins=None))
 
 
 def test_send_without_address_is_permanent_and_names_only_the_id(pki):
     """A patient with no address fails permanently, naming the internal id."""
     with pytest.raises(PermanentChannelError) as info:
-        deliver(settings_for(pki, 1), recall(patient(ins=None)))
+        deliver(settings_for(pki, 1), recall_message(ins_patient(ins=None)))
     assert "P042" in str(info.value)
     assert "Durand" not in str(info.value)
 
@@ -280,7 +253,7 @@ def test_message_arrives_well_formed_at_the_ins_address(pki, tls):
     letter = received_letter(handler)
     assert letter["To"] == INS_ADDRESS
     assert letter["From"].addresses[0].addr_spec == SENDER
-    assert letter["Message-ID"] == "<r31.77ab@fmt-plugin.invalid>"
+    assert letter["Message-ID"] == "<r12.5c2e@fmt-plugin.invalid>"
     assert letter["Date"] == "Mon, 02 Mar 2026 09:30:00 +0100"
     assert letter["X-MSS-NIL"] == f"fmt-plugin/{__version__}"
     assert letter["X-MSS-MES"] == "FIN"
@@ -293,9 +266,9 @@ def test_message_arrives_well_formed_at_the_ins_address(pki, tls):
 def test_message_goes_to_the_roster_address_when_present(pki):
     """The roster's `mssante` column is the envelope recipient and the To header."""
     handler = RecordingHandler()
-    who = patient(mssante="paul.durand@patient.mssante.fr")
+    who = ins_patient(mssante="paul.durand@patient.mssante.fr")
     with smtp_server(pki, handler) as server:
-        deliver(settings_for(pki, server.port), recall(who))
+        deliver(settings_for(pki, server.port), recall_message(who))
     assert handler.received[0].rcpt_tos == ["paul.durand@patient.mssante.fr"]
     assert received_letter(handler)["To"] == "paul.durand@patient.mssante.fr"
 

@@ -10,59 +10,25 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import raw
+from recall_data import due_item as item
+from recall_data import planned_recall as recall
+from recall_data import roster_store
 
 from fmt_plugin.errors import DecryptionError, StoreError
-from fmt_plugin.model import Patient
-from fmt_plugin.recalls.model import (
-    Audience,
-    DueItem,
-    PastRecall,
-    PlannedRecall,
-    RecallState,
-)
+from fmt_plugin.recalls.model import Audience, PastRecall, PlannedRecall, RecallState
 from fmt_plugin.rules.model import Status
 from fmt_plugin.storage import KeyRing, Store
 from fmt_plugin.storage.outbox import SYSTEM_ACTOR, RecallOutbox, RecallStateError
 
-ACTOR = "test"
 DOMAIN = "cabinet.mssante.fr"
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 3, 16, 9, 0, tzinfo=PARIS)
 S = RecallState
 
 
-def patient(patient_id: str) -> Patient:
-    return Patient(
-        patient_id=patient_id,
-        source="csv",
-        nom=f"ZYGOMATIQUE{patient_id}",
-        prenom="Philomène",
-        birth_date=date(1961, 5, 4),
-        mssante=f"{patient_id.lower()}@patient.mssante.fr",
-    )
-
-
-def item(indicator: str = "dep_colorectal", step: int = 1, **changes) -> DueItem:
-    values = {
-        "indicator": indicator,
-        "label": f"Libellé de {indicator}",
-        "cycle": "2027-01-23",
-        "step": step,
-        "status": Status.A_VERIFIER,
-        "due": date(2027, 1, 23),
-        **changes,
-    }
-    return DueItem(**values)
-
-
-def recall(patient_id: str = "P001", *items: DueItem) -> PlannedRecall:
-    return PlannedRecall(patient_id, Audience.PATIENT, items or (item(),))
-
-
 @pytest.fixture
 def store(store_path: Path, keyring: KeyRing) -> Iterator[Store]:
-    with Store.create(store_path, keyring, actor=ACTOR) as opened:
-        opened.sync_roster([patient("P001"), patient("P002")], actor=ACTOR)
+    with roster_store(store_path, keyring, "P001", "P002") as opened:
         yield opened
 
 
@@ -207,8 +173,7 @@ def test_content_round_trips_after_reopen(store_path, keyring):
         Audience.PARENTS,
         (item("exam_9e_mois", status=Status.A_VENIR), item("vacc_ror", due=None)),
     )
-    with Store.create(store_path, keyring, actor=ACTOR) as created:
-        created.sync_roster([patient("P001")], actor=ACTOR)
+    with roster_store(store_path, keyring, "P001") as created:
         recall_id = plan_one(created.outbox, planned)
     with Store.open(store_path, keyring) as reopened:
         assert reopened.outbox.content(recall_id) == planned

@@ -11,12 +11,21 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import raw
+from recall_data import (
+    ACTOR,
+    PRACTICE,
+    SURNAME,
+    due_item,
+    planned_recall,
+    roster_patient,
+    roster_store,
+)
 
 from fmt_plugin.errors import (
     ChannelError,
@@ -31,24 +40,13 @@ from fmt_plugin.recalls.delivery import (
     deliver_due,
     recover_interrupted,
 )
-from fmt_plugin.recalls.model import (
-    Audience,
-    DueItem,
-    PlannedRecall,
-    PracticeContact,
-    RecallMessage,
-    RecallState,
-)
-from fmt_plugin.rules.model import Status
+from fmt_plugin.recalls.model import Audience, RecallMessage, RecallState
 from fmt_plugin.storage import KeyRing, Store
 
-ACTOR = "test"
 DOMAIN = "cabinet.mssante.fr"
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 3, 16, 9, 0, tzinfo=PARIS)
-PRACTICE = PracticeContact("Cabinet des Tilleuls", "01 23 45 67 89")
 POLICY = RetryPolicy()
-SURNAME = "ZYGOMATIQUE"
 TEST_TIMEOUT_S = 30
 S = RecallState
 
@@ -88,41 +86,17 @@ def permanent(channel: str = "mssante") -> PermanentChannelError:
     return PermanentChannelError(channel, "boîte inconnue", code=550)
 
 
-def patient(patient_id: str, **changes) -> Patient:
-    values = {
-        "patient_id": patient_id,
-        "source": "csv",
-        "nom": f"{SURNAME}{patient_id}",
-        "prenom": "Philomène",
-        "birth_date": date(1961, 5, 4),
-        "mssante": f"{patient_id.lower()}@patient.mssante.fr",
-        **changes,
-    }
-    return Patient(**values)
-
-
-ITEM = DueItem(
-    indicator="dep_colorectal",
-    label="Dépistage cancer colorectal",
-    cycle="2027-01-23",
-    step=1,
-    status=Status.A_VERIFIER,
-    due=date(2027, 1, 23),
-)
+ITEM = due_item()
 
 
 @pytest.fixture
 def store(store_path: Path, keyring: KeyRing) -> Iterator[Store]:
-    with Store.create(store_path, keyring, actor=ACTOR) as opened:
-        opened.sync_roster([patient("P001"), patient("P002")], actor=ACTOR)
+    with roster_store(store_path, keyring, "P001", "P002") as opened:
         yield opened
 
 
 def plan(store: Store, *patient_ids: str) -> list[int]:
-    recalls = [
-        PlannedRecall(pid, Audience.PATIENT, (ITEM,))
-        for pid in patient_ids or ("P001",)
-    ]
+    recalls = [planned_recall(pid, ITEM) for pid in patient_ids or ("P001",)]
     return store.outbox.add_planned(recalls, now=NOW, message_id_domain=DOMAIN)
 
 
@@ -316,7 +290,7 @@ def test_vendor_channel_error_is_handled_by_its_flags(store):
 def test_inactive_patient_makes_the_message_dead(store):
     """A patient who left the roster since planning gets nothing; the message is dead."""
     (recall_id,) = plan(store, "P002")
-    store.sync_roster([patient("P001")], actor=ACTOR)
+    store.sync_roster([roster_patient("P001")], actor=ACTOR)
     channel = Channel()
     assert deliver(store, channel) == DeliveryReport(dead=1)
     assert channel.handed == []
@@ -326,7 +300,9 @@ def test_inactive_patient_makes_the_message_dead(store):
 def test_patient_in_opposition_since_planning_gets_nothing(store):
     """A patient who opposed recalls after planning gets nothing; the message is dead."""
     (recall_id,) = plan(store)
-    store.sync_roster([patient("P001", opposition=True), patient("P002")], actor=ACTOR)
+    store.sync_roster(
+        [roster_patient("P001", opposition=True), roster_patient("P002")], actor=ACTOR
+    )
     channel = Channel()
     deliver(store, channel)
     assert channel.handed == []
@@ -371,8 +347,7 @@ def test_interrupt_during_send_marks_uncertain_and_propagates(store):
 
 def test_recover_interrupted_turns_sending_into_uncertain(store_path, keyring):
     """A message left in sending by a crash is uncertain after recovery and never re-sent."""
-    with Store.create(store_path, keyring, actor=ACTOR) as crashed:
-        crashed.sync_roster([patient("P001")], actor=ACTOR)
+    with roster_store(store_path, keyring, "P001") as crashed:
         (recall_id,) = plan(crashed)
         crashed.outbox.mark_sending(recall_id, channel="mssante", now=NOW)
     with Store.open(store_path, keyring) as restarted:
@@ -450,8 +425,7 @@ def test_process_killed_after_hand_over_is_uncertain_and_not_resent(
     tmp_path, store_path, keyring
 ):
     """A process dying between hand-over and record leaves an uncertain message, sent once."""
-    with Store.create(store_path, keyring, actor=ACTOR) as created:
-        created.sync_roster([patient("P001")], actor=ACTOR)
+    with roster_store(store_path, keyring, "P001") as created:
         (recall_id,) = plan(created)
     script = tmp_path / "deliver_and_die.py"
     script.write_text(SCRIPT, encoding="utf-8")

@@ -12,15 +12,26 @@ an expected recall's `audience` defaults to `patient`.
 from __future__ import annotations
 
 import json
-import re
-import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from case_files import (
+    CaseError,
+    CaseFile,
+    as_bool,
+    as_date,
+    as_int,
+    as_list,
+    as_str,
+    as_table,
+    case_params,
+    read_cases,
+    write_case_file,
+)
 
 from fmt_plugin.model import Patient
 from fmt_plugin.recalls.model import (
@@ -46,7 +57,6 @@ CASES_DIR = Path(__file__).parent / "recall_cases"
 PACK = load_default_pack()
 DEFAULT_PATIENT = "P1"
 DEFAULT_BIRTH_DATE = date(1970, 1, 1)
-NAME = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 
 FILE_KEYS = {"cases": True}  # key -> required
 CASE_KEYS = {
@@ -93,10 +103,6 @@ AUDIENCES = frozenset(a.value for a in Audience)
 Summary = tuple[str, str, tuple[tuple[str, str, int], ...]]
 
 
-class CaseError(Exception):
-    """A case file or a case that cannot be run as written; the message names both."""
-
-
 @dataclass(frozen=True)
 class Case:
     """One planning run and the recalls that must come out of it."""
@@ -133,89 +139,40 @@ class Case:
 # --- reading and validating the case files ---
 
 
-def _check_keys(table: Mapping[str, Any], keys: Mapping[str, bool], where: str) -> None:
-    unknown = sorted(set(table) - set(keys))
-    if unknown:
-        raise CaseError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(keys)}")
-    missing = sorted(k for k, required in keys.items() if required and k not in table)
-    if missing:
-        raise CaseError(f"{where}: missing key(s) {missing}")
-
-
-def _date(value: Any, where: str) -> date:
-    # tomllib gives a datetime for a local date-time, and datetime is a date subclass.
-    if not isinstance(value, date) or isinstance(value, datetime):
-        raise CaseError(f"{where}: expected a TOML date (YYYY-MM-DD), got {value!r}")
-    return value
-
-
 def _optional_date(table: Mapping[str, Any], key: str, where: str) -> date | None:
-    return _date(table[key], f"{where}.{key}") if key in table else None
-
-
-def _str(value: Any, where: str, choices: frozenset[str] | None = None) -> str:
-    if not isinstance(value, str):
-        raise CaseError(f"{where}: expected a string, got {value!r}")
-    if choices is not None and value not in choices:
-        raise CaseError(f"{where}: {value!r} is not one of {sorted(choices)}")
-    return value
-
-
-def _bool(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise CaseError(f"{where}: expected true or false, got {value!r}")
-    return value
-
-
-def _int(value: Any, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise CaseError(f"{where}: expected an integer, got {value!r}")
-    return value
-
-
-def _table(value: Any, where: str, keys: Mapping[str, bool]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise CaseError(f"{where}: expected a table, got {value!r}")
-    _check_keys(value, keys, where)
-    return value
-
-
-def _list(value: Any, where: str, item: Callable[[Any, str], Any]) -> list[Any]:
-    if not isinstance(value, list):
-        raise CaseError(f"{where}: expected an array, got {value!r}")
-    return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return as_date(table[key], f"{where}.{key}") if key in table else None
 
 
 def _policy(raw: Any, where: str) -> RecallPolicy:
-    table = _table(raw, where, POLICY_KEYS)
-    return RecallPolicy(**{k: _int(v, f"{where}.{k}") for k, v in table.items()})
+    table = as_table(raw, where, POLICY_KEYS)
+    return RecallPolicy(**{k: as_int(v, f"{where}.{k}") for k, v in table.items()})
 
 
 def _patient(raw: Any, where: str) -> Patient:
-    table = _table(raw, where, PATIENT_KEYS)
+    table = as_table(raw, where, PATIENT_KEYS)
     return Patient(
-        patient_id=_str(table["id"], f"{where}.id"),
+        patient_id=as_str(table["id"], f"{where}.id"),
         source="case",
         birth_date=_optional_date(table, "birth_date", where),
-        opposition=_bool(table.get("opposition", False), f"{where}.opposition"),
+        opposition=as_bool(table.get("opposition", False), f"{where}.opposition"),
     )
 
 
 def _status(raw: Any, where: str) -> tuple[str, IndicatorStatus]:
-    table = _table(raw, where, STATUS_KEYS)
+    table = as_table(raw, where, STATUS_KEYS)
     status = IndicatorStatus(
-        indicator=_str(table["indicator"], f"{where}.indicator", INDICATORS),
-        status=Status(_str(table["status"], f"{where}.status", STATUSES)),
+        indicator=as_str(table["indicator"], f"{where}.indicator", INDICATORS),
+        status=Status(as_str(table["status"], f"{where}.status", STATUSES)),
         due=_optional_date(table, "due", where),
-        refused=_bool(table.get("refused", False), f"{where}.refused"),
+        refused=as_bool(table.get("refused", False), f"{where}.refused"),
         recall_postponed_until=_optional_date(table, "recall_postponed_until", where),
     )
-    return _str(table.get("patient", DEFAULT_PATIENT), f"{where}.patient"), status
+    return as_str(table.get("patient", DEFAULT_PATIENT), f"{where}.patient"), status
 
 
 def _evaluations(raw: Any, where: str, as_of: date) -> tuple[PatientEvaluation, ...]:
     by_patient: dict[str, dict[str, IndicatorStatus]] = {}
-    for number, (patient_id, status) in enumerate(_list(raw, where, _status)):
+    for number, (patient_id, status) in enumerate(as_list(raw, where, _status)):
         statuses = by_patient.setdefault(patient_id, {})
         if status.indicator in statuses:
             raise CaseError(f"{where}[{number}]: {status.indicator} listed twice")
@@ -227,108 +184,59 @@ def _evaluations(raw: Any, where: str, as_of: date) -> tuple[PatientEvaluation, 
 
 
 def _past(raw: Any, where: str) -> PastRecall:
-    table = _table(raw, where, HISTORY_KEYS)
+    table = as_table(raw, where, HISTORY_KEYS)
     return PastRecall(
-        patient_id=_str(table.get("patient", DEFAULT_PATIENT), f"{where}.patient"),
-        indicator=_str(table["indicator"], f"{where}.indicator", INDICATORS),
-        cycle=_str(table["cycle"], f"{where}.cycle"),
-        step=_int(table["step"], f"{where}.step"),
-        state=RecallState(_str(table["state"], f"{where}.state", STATES)),
+        patient_id=as_str(table.get("patient", DEFAULT_PATIENT), f"{where}.patient"),
+        indicator=as_str(table["indicator"], f"{where}.indicator", INDICATORS),
+        cycle=as_str(table["cycle"], f"{where}.cycle"),
+        step=as_int(table["step"], f"{where}.step"),
+        state=RecallState(as_str(table["state"], f"{where}.state", STATES)),
         sent_on=_optional_date(table, "sent_on", where),
     )
 
 
 def _item(raw: Any, where: str) -> tuple[str, str, int]:
-    table = _table(raw, where, ITEM_KEYS)
+    table = as_table(raw, where, ITEM_KEYS)
     return (
-        _str(table["indicator"], f"{where}.indicator", INDICATORS),
-        _str(table["cycle"], f"{where}.cycle"),
-        _int(table["step"], f"{where}.step"),
+        as_str(table["indicator"], f"{where}.indicator", INDICATORS),
+        as_str(table["cycle"], f"{where}.cycle"),
+        as_int(table["step"], f"{where}.step"),
     )
 
 
 def _expected(raw: Any, where: str) -> Summary:
-    table = _table(raw, where, EXPECT_KEYS)
-    items = _list(table["items"], f"{where}.items", _item)
+    table = as_table(raw, where, EXPECT_KEYS)
+    items = as_list(table["items"], f"{where}.items", _item)
     if not items:
         raise CaseError(f"{where}.items: a recall has at least one item")
     return (
-        _str(table["patient"], f"{where}.patient"),
-        _str(table.get("audience", "patient"), f"{where}.audience", AUDIENCES),
+        as_str(table["patient"], f"{where}.patient"),
+        as_str(table.get("audience", "patient"), f"{where}.audience", AUDIENCES),
         tuple(items),
     )
 
 
-def _case(raw: Any, path: Path, index: int) -> Case:
-    where = f"{path.name}: cases[{index}]"
-    if isinstance(raw, dict) and isinstance(raw.get("name"), str):
-        where = f"{path.name}: case {raw['name']!r}"
-    table = _table(raw, where, CASE_KEYS)
-    name = _str(table["name"], f"{where}.name")
-    if not NAME.fullmatch(name):
-        raise CaseError(f"{where}: the name must be snake_case")
-    as_of = _date(table["as_of"], f"{where}.as_of")
+def _case(file: CaseFile, table: dict[str, Any], where: str) -> Case:
+    as_of = as_date(table["as_of"], f"{where}.as_of")
     default_patients = [{"id": DEFAULT_PATIENT, "birth_date": DEFAULT_BIRTH_DATE}]
-    patients = _list(
+    patients = as_list(
         table.get("patients", default_patients), f"{where}.patients", _patient
     )
     return Case(
-        path=path,
-        name=name,
+        path=file.path,
+        name=table["name"],  # checked by read_cases
         as_of=as_of,
         policy=_policy(table.get("policy", {}), f"{where}.policy"),
         patients={p.patient_id: p for p in patients},
         evaluations=_evaluations(table.get("statuses", []), f"{where}.statuses", as_of),
-        history=tuple(_list(table.get("history", []), f"{where}.history", _past)),
-        expect=tuple(_list(table["expect"], f"{where}.expect", _expected)),
+        history=tuple(as_list(table.get("history", []), f"{where}.history", _past)),
+        expect=tuple(as_list(table["expect"], f"{where}.expect", _expected)),
     )
 
 
 def read_case_file(path: Path) -> list[Case | CaseError]:
-    """The cases of one file, each either runnable or the error that stops it.
-
-    A problem with the file as a whole comes back as a single error; a bad case does not
-    hide the good ones of the same file.
-    """
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        return [CaseError(f"{path.name}: not valid TOML: {exc}")]
-    try:
-        _check_keys(data, FILE_KEYS, path.name)
-        raw_cases = data["cases"]
-        if not isinstance(raw_cases, list) or not raw_cases:
-            raise CaseError(f"{path.name}: cases must be a non-empty array of tables")
-    except CaseError as exc:
-        return [exc]
-    results: list[Case | CaseError] = []
-    seen: set[str] = set()
-    for index, raw in enumerate(raw_cases):
-        try:
-            case = _case(raw, path, index)
-        except CaseError as exc:
-            results.append(exc)
-            continue
-        if case.name in seen:
-            results.append(
-                CaseError(f"{path.name}: case {case.name!r}: duplicate case name")
-            )
-            continue
-        seen.add(case.name)
-        results.append(case)
-    return results
-
-
-def _params() -> list[Any]:
-    params = []
-    for path in sorted(CASES_DIR.glob("*.toml")):
-        for number, item in enumerate(read_case_file(path)):
-            if isinstance(item, Case):
-                params.append(pytest.param(item, id=item.id))
-            else:
-                params.append(pytest.param(item, id=f"{path.stem}/invalid-{number}"))
-    return params
+    """The cases of one file, each either runnable or the error that stops it."""
+    return read_cases(path, _case, file_keys=FILE_KEYS, case_keys=CASE_KEYS)
 
 
 # --- running a case ---
@@ -351,7 +259,7 @@ def _item_problems(case: Case, recall: PlannedRecall) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", case_params(CASES_DIR, read_case_file))
 def test_recall_case(case: Case | CaseError) -> None:
     """The planner plans exactly the recalls the case file expects."""
     if isinstance(case, CaseError):
@@ -362,7 +270,7 @@ def test_recall_case(case: Case | CaseError) -> None:
         assert not _item_problems(case, recall)
 
 
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", case_params(CASES_DIR, read_case_file))
 def test_recall_case_does_not_depend_on_input_order(case: Case | CaseError) -> None:
     """Evaluations and outbox items given in reverse order give the same plan."""
     if isinstance(case, CaseError):
@@ -371,12 +279,6 @@ def test_recall_case_does_not_depend_on_input_order(case: Case | CaseError) -> N
 
 
 # --- the case files themselves ---
-
-
-def _write(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "cases.toml"
-    path.write_text(body, encoding="utf-8")
-    return path
 
 
 GOOD_CASE = """
@@ -408,14 +310,16 @@ def test_case_file_mistakes_are_reported(
     tmp_path: Path, body: str, message: str
 ) -> None:
     """A typo in a case file fails with a message naming the file, the case and the key."""
-    results = read_case_file(_write(tmp_path, body))
+    results = read_case_file(write_case_file(tmp_path, body))
     errors = [str(r) for r in results if isinstance(r, CaseError)]
     assert any(message in error for error in errors), errors
 
 
 def test_good_case_file_reads(tmp_path: Path) -> None:
     """The case the mistakes above start from reads into one runnable case."""
-    assert [type(r) for r in read_case_file(_write(tmp_path, GOOD_CASE))] == [Case]
+    assert [type(r) for r in read_case_file(write_case_file(tmp_path, GOOD_CASE))] == [
+        Case
+    ]
 
 
 # --- the JSON view ---

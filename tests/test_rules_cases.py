@@ -7,15 +7,26 @@ never silently turn an expectation off.
 
 from __future__ import annotations
 
-import re
-import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from case_files import (
+    CaseError,
+    CaseFile,
+    as_bool,
+    as_date,
+    as_int,
+    as_list,
+    as_str,
+    as_table,
+    case_params,
+    read_cases,
+    write_case_file,
+)
 
 from fmt_plugin.model import Patient
 from fmt_plugin.rules import (
@@ -34,7 +45,6 @@ PACK = load_default_pack()
 PATIENT_ID = "C1"
 
 EXPECTED_STATUSES = frozenset({*(s.value for s in Status), "absent"})
-NAME = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 #: Days ahead in which a status is `due_soon` (the default recall horizon).
 RECALL_HORIZON_DAYS = 30
 
@@ -90,10 +100,6 @@ OVERRIDE_KEYS = {
 }
 
 
-class CaseError(Exception):
-    """A case file or a case that cannot be run as written; the message names both."""
-
-
 @dataclass(frozen=True)
 class Case:
     """One evaluation to run and what must come out of it."""
@@ -116,113 +122,64 @@ class Case:
 # --- reading and validating the case files ---
 
 
-def _check_keys(table: Mapping[str, Any], keys: Mapping[str, bool], where: str) -> None:
-    unknown = sorted(set(table) - set(keys))
-    if unknown:
-        raise CaseError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(keys)}")
-    missing = sorted(k for k, required in keys.items() if required and k not in table)
-    if missing:
-        raise CaseError(f"{where}: missing key(s) {missing}")
-
-
-def _date(value: Any, where: str) -> date:
-    # tomllib gives a datetime for a local date-time, and datetime is a date subclass.
-    if not isinstance(value, date) or isinstance(value, datetime):
-        raise CaseError(f"{where}: expected a TOML date (YYYY-MM-DD), got {value!r}")
-    return value
-
-
 def _optional_date(value: Any, where: str) -> date | None:
     if value is None or value == "none":
         return None
-    return _date(value, where)
-
-
-def _str(value: Any, where: str, choices: frozenset[str] | None = None) -> str:
-    if not isinstance(value, str):
-        raise CaseError(f"{where}: expected a string, got {value!r}")
-    if choices is not None and value not in choices:
-        raise CaseError(f"{where}: {value!r} is not one of {sorted(choices)}")
-    return value
-
-
-def _bool(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise CaseError(f"{where}: expected true or false, got {value!r}")
-    return value
-
-
-def _list(value: Any, where: str, item: Callable[[Any, str], Any]) -> list[Any]:
-    if not isinstance(value, list):
-        raise CaseError(f"{where}: expected an array, got {value!r}")
-    return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
-
-
-def _int(value: Any, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise CaseError(f"{where}: expected an integer, got {value!r}")
-    return value
-
-
-def _table(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise CaseError(f"{where}: expected a table, got {value!r}")
-    return value
+    return as_date(value, where)
 
 
 def _patient(raw: Any, where: str) -> Patient:
-    table = _table(raw, where)
-    _check_keys(table, PATIENT_KEYS, where)
-    sex = _str(table["sex"], f"{where}.sex", frozenset({"F", "M"}))
+    table = as_table(raw, where, PATIENT_KEYS)
+    sex = as_str(table["sex"], f"{where}.sex", frozenset({"F", "M"}))
     return Patient(
         patient_id=PATIENT_ID,
         source="case",
-        birth_date=_date(table["birth_date"], f"{where}.birth_date"),
+        birth_date=as_date(table["birth_date"], f"{where}.birth_date"),
         sex="F" if sex == "F" else "M",
-        ald=frozenset(_list(table.get("ald", []), f"{where}.ald", _int)),
+        ald=frozenset(as_list(table.get("ald", []), f"{where}.ald", as_int)),
         conditions=frozenset(
-            _list(table.get("conditions", []), f"{where}.conditions", _str)
+            as_list(table.get("conditions", []), f"{where}.conditions", as_str)
         ),
-        flags=frozenset(_list(table.get("flags", []), f"{where}.flags", _str)),
+        flags=frozenset(as_list(table.get("flags", []), f"{where}.flags", as_str)),
     )
 
 
 def _evidence(raw: Any, where: str) -> Evidence:
-    table = _table(raw, where)
-    _check_keys(table, EVIDENCE_KEYS, where)
+    table = as_table(raw, where, EVIDENCE_KEYS)
     sources = frozenset(s.value for s in EvidenceSource)
     status = table.get("result_status")
     if status is not None:
-        status = _str(status, f"{where}.result_status")
+        status = as_str(status, f"{where}.result_status")
     indicator = table.get("indicator")
     if indicator is not None:
-        indicator = _str(indicator, f"{where}.indicator", frozenset(PACK.indicator_ids))
+        indicator = as_str(
+            indicator, f"{where}.indicator", frozenset(PACK.indicator_ids)
+        )
     return Evidence(
-        date=_date(table["date"], f"{where}.date"),
-        system=_str(table["system"], f"{where}.system"),
-        code=_str(table["code"], f"{where}.code"),
-        source=EvidenceSource(_str(table["source"], f"{where}.source", sources)),
-        label=_str(table.get("label", ""), f"{where}.label"),
+        date=as_date(table["date"], f"{where}.date"),
+        system=as_str(table["system"], f"{where}.system"),
+        code=as_str(table["code"], f"{where}.code"),
+        source=EvidenceSource(as_str(table["source"], f"{where}.source", sources)),
+        label=as_str(table.get("label", ""), f"{where}.label"),
         result_status=status,
         indicator=indicator,
     )
 
 
 def _override(raw: Any, where: str, indicator: str) -> Override:
-    table = _table(raw, where)
-    _check_keys(table, OVERRIDE_KEYS, where)
+    table = as_table(raw, where, OVERRIDE_KEYS)
     kinds = frozenset(k.value for k in OverrideKind)
     return Override(
         patient_id=PATIENT_ID,
-        indicator=_str(
+        indicator=as_str(
             table.get("indicator", indicator),
             f"{where}.indicator",
             frozenset(PACK.indicator_ids),
         ),
-        kind=OverrideKind(_str(table["kind"], f"{where}.kind", kinds)),
+        kind=OverrideKind(as_str(table["kind"], f"{where}.kind", kinds)),
         author="case",
-        recorded_on=_date(table["recorded_on"], f"{where}.recorded_on"),
-        reason=_str(table.get("reason", ""), f"{where}.reason"),
+        recorded_on=as_date(table["recorded_on"], f"{where}.recorded_on"),
+        reason=as_str(table.get("reason", ""), f"{where}.reason"),
         date=_optional_date(table.get("date"), f"{where}.date"),
         expires=_optional_date(table.get("expires"), f"{where}.expires"),
     )
@@ -235,49 +192,42 @@ def _details(table: Mapping[str, Any], where: str) -> dict[str, Any]:
             checks[key] = _optional_date(table[key], f"{where}.{key}")
     for key in ("refused", "due_soon"):
         if key in table:
-            checks[key] = _bool(table[key], f"{where}.{key}")
+            checks[key] = as_bool(table[key], f"{where}.{key}")
     if "overdue_days" in table:
-        checks["overdue_days"] = _int(table["overdue_days"], f"{where}.overdue_days")
+        checks["overdue_days"] = as_int(table["overdue_days"], f"{where}.overdue_days")
     if "evidence_codes" in table:
-        checks["evidence_codes"] = _list(
-            table["evidence_codes"], f"{where}.evidence_codes", _str
+        checks["evidence_codes"] = as_list(
+            table["evidence_codes"], f"{where}.evidence_codes", as_str
         )
     if "evidence_sources" in table:
         sources = frozenset(s.value for s in EvidenceSource)
-        checks["evidence_sources"] = _list(
+        checks["evidence_sources"] = as_list(
             table["evidence_sources"],
             f"{where}.evidence_sources",
-            lambda v, w: _str(v, w, sources),
+            lambda v, w: as_str(v, w, sources),
         )
     return checks
 
 
-def _case(raw: Any, path: Path, indicator: str, index: int) -> Case:
-    where = f"{path.name}: cases[{index}]"
-    table = _table(raw, where)
-    if isinstance(table.get("name"), str):
-        where = f"{path.name}: case {table['name']!r}"
-    _check_keys(table, CASE_KEYS, where)
-    name = _str(table["name"], f"{where}.name")
-    if not NAME.fullmatch(name):
-        raise CaseError(f"{where}: the name must be snake_case")
-    expect = _str(table["expect"], f"{where}.expect", EXPECTED_STATUSES)
+def _case(file: CaseFile, table: dict[str, Any], where: str) -> Case:
+    expect = as_str(table["expect"], f"{where}.expect", EXPECTED_STATUSES)
     details = _details(table, where)
     if expect == "absent" and details:
         raise CaseError(
             f"{where}: an absent status has no details, remove {sorted(details)}"
         )
+    indicator = file.data["indicator"]
     return Case(
-        path=path,
+        path=file.path,
         indicator=indicator,
-        name=name,
-        as_of=_date(table["as_of"], f"{where}.as_of"),
+        name=table["name"],  # checked by read_cases
+        as_of=as_date(table["as_of"], f"{where}.as_of"),
         patient=_patient(table["patient"], f"{where}.patient"),
         evidence=tuple(
-            _list(table.get("evidence", []), f"{where}.evidence", _evidence)
+            as_list(table.get("evidence", []), f"{where}.evidence", _evidence)
         ),
         overrides=tuple(
-            _list(
+            as_list(
                 table.get("overrides", []),
                 f"{where}.overrides",
                 lambda v, w: _override(v, w, indicator),
@@ -288,56 +238,25 @@ def _case(raw: Any, path: Path, indicator: str, index: int) -> Case:
     )
 
 
+def _check_file(file: CaseFile) -> None:
+    indicator = as_str(
+        file.data["indicator"],
+        f"{file.path.name}: indicator",
+        frozenset(PACK.indicator_ids),
+    )
+    if file.path.stem != indicator:
+        raise CaseError(f"{file.path.name}: the file must be named {indicator}.toml")
+
+
 def read_case_file(path: Path) -> list[Case | CaseError]:
-    """The cases of one file, each either runnable or the error that stops it.
-
-    A problem with the file as a whole comes back as a single error; a bad case does not
-    hide the good ones of the same file.
-    """
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        return [CaseError(f"{path.name}: not valid TOML: {exc}")]
-    try:
-        _check_keys(data, FILE_KEYS, path.name)
-        indicator = _str(
-            data["indicator"], f"{path.name}: indicator", frozenset(PACK.indicator_ids)
-        )
-        if path.stem != indicator:
-            raise CaseError(f"{path.name}: the file must be named {indicator}.toml")
-        raw_cases = data["cases"]
-        if not isinstance(raw_cases, list) or not raw_cases:
-            raise CaseError(f"{path.name}: cases must be a non-empty array of tables")
-    except CaseError as exc:
-        return [exc]
-    results: list[Case | CaseError] = []
-    seen: set[str] = set()
-    for index, raw in enumerate(raw_cases):
-        try:
-            case = _case(raw, path, indicator, index)
-        except CaseError as exc:
-            results.append(exc)
-            continue
-        if case.name in seen:
-            results.append(
-                CaseError(f"{path.name}: case {case.name!r}: duplicate case name")
-            )
-            continue
-        seen.add(case.name)
-        results.append(case)
-    return results
-
-
-def _params() -> list[Any]:
-    params = []
-    for path in sorted(CASES_DIR.glob("*.toml")):
-        for number, item in enumerate(read_case_file(path)):
-            if isinstance(item, Case):
-                params.append(pytest.param(item, id=item.id))
-            else:
-                params.append(pytest.param(item, id=f"{path.stem}/invalid-{number}"))
-    return params
+    """The cases of one file, each either runnable or the error that stops it."""
+    return read_cases(
+        path,
+        _case,
+        file_keys=FILE_KEYS,
+        case_keys=CASE_KEYS,
+        file_check=_check_file,
+    )
 
 
 # --- running a case ---
@@ -384,7 +303,7 @@ def _invariant_problems(status: IndicatorStatus, as_of: date) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", case_params(CASES_DIR, read_case_file))
 def test_rule_case(case: Case | CaseError) -> None:
     """The engine gives the status and details the case file expects."""
     if isinstance(case, CaseError):
@@ -415,12 +334,6 @@ def test_every_indicator_of_the_pack_has_a_case_file() -> None:
     """Each of the pack's indicators has its own case file, and no file is left over."""
     stems = {path.stem for path in CASES_DIR.glob("*.toml")}
     assert stems == set(PACK.indicator_ids)
-
-
-def _write(tmp_path: Path, body: str, name: str = "dep_sein.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(body, encoding="utf-8")
-    return path
 
 
 GOOD_CASE = """
@@ -495,7 +408,7 @@ def test_invalid_case_file_is_reported_by_file_and_case(
     """A mistake in a case file becomes an error that names the file and the case."""
     errors = [
         item
-        for item in read_case_file(_write(tmp_path, body))
+        for item in read_case_file(write_case_file(tmp_path, body, "dep_sein.toml"))
         if isinstance(item, CaseError)
     ]
     assert len(errors) == 1
@@ -504,7 +417,9 @@ def test_invalid_case_file_is_reported_by_file_and_case(
 
 def test_file_must_be_named_after_its_indicator(tmp_path: Path) -> None:
     """A case file whose name differs from its indicator is refused."""
-    path = _write(tmp_path, 'indicator = "dep_sein"\n' + GOOD_CASE, "sein.toml")
+    path = write_case_file(
+        tmp_path, 'indicator = "dep_sein"\n' + GOOD_CASE, "sein.toml"
+    )
     (error,) = read_case_file(path)
     assert isinstance(error, CaseError)
     assert "must be named dep_sein.toml" in str(error)
