@@ -28,6 +28,7 @@ from fmt_plugin.roster import collect_roster
 from fmt_plugin.rules import Override, OverrideKind
 from fmt_plugin.scaffold import InitOptions, init_installation
 from fmt_plugin.service import installation_ingestor, run_service
+from fmt_plugin.storage.checkpoint import checkpointing_in_background
 from fmt_plugin.views.hl7_inbox import (
     ProgressLine,
     render_import_summary,
@@ -575,7 +576,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         files = input_files(args.paths)
         ingestor = installation_ingestor(installation)
         progress = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
-        with tuned_for_throughput():
+        with (
+            checkpointing_in_background(installation.store),
+            tuned_for_throughput(),
+        ):
             summary = import_files(ingestor, files, progress=progress)
         if progress is not None:
             progress.finish()

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import signal
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from fmt_plugin.recalls.calendar import PARIS
 from fmt_plugin.recalls.delivery import recover_interrupted
 from fmt_plugin.recalls.scheduler import PLAN_JOB, start_scheduler
 from fmt_plugin.receiver import IngestReceiver
-from fmt_plugin.storage.checkpoint import WalCheckpointer
+from fmt_plugin.storage.checkpoint import checkpointing_in_background
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +65,10 @@ async def run_service(
 
     def open_ingestor() -> tuple[Ingestor, Callable[[], None]]:
         installation = open_installation(config_path)
-        checkpointer = WalCheckpointer(installation.store.path)
-        installation.store.disable_autocheckpoint()
-        checkpointer.start()
-        ingestor = installation_ingestor(installation)
-
-        def close() -> None:
-            checkpointer.stop()
-            installation.close()
-
-        return ingestor, close
+        resources = ExitStack()
+        resources.callback(installation.close)
+        resources.enter_context(checkpointing_in_background(installation.store))
+        return installation_ingestor(installation), resources.close
 
     receiver = IngestReceiver(
         open_ingestor, max_message_bytes=settings.max_message_bytes

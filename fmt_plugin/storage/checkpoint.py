@@ -12,11 +12,34 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fmt_plugin.storage import db
 
+if TYPE_CHECKING:
+    from fmt_plugin.storage.store import Store
+
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def checkpointing_in_background(store: Store) -> Iterator[WalCheckpointer]:
+    """Within, `store`'s commits only append to the WAL; a WalCheckpointer copies it back.
+
+    For the long writers, the listener and `import`: the checkpoint's reads and fsyncs run
+    on another thread (without the GIL, in SQLite) while the writer goes on parsing.
+    """
+    checkpointer = WalCheckpointer(store.path)
+    store.disable_autocheckpoint()
+    checkpointer.start()
+    try:
+        yield checkpointer
+    finally:
+        checkpointer.stop()
+        store.enable_autocheckpoint()
 
 
 class WalCheckpointer:

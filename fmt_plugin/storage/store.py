@@ -438,6 +438,10 @@ class Store:
         """Leave WAL checkpoints to a `WalCheckpointer`: commits then only append to the WAL."""
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
 
+    def enable_autocheckpoint(self) -> None:
+        """Let commits checkpoint the WAL again (SQLite's default, every 1,000 pages)."""
+        self._conn.execute("PRAGMA wal_autocheckpoint=1000")
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction for several inbox writes: all commit, or none does.
