@@ -15,8 +15,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-
-from apscheduler.schedulers.background import BackgroundScheduler
+from typing import TYPE_CHECKING
 
 from fmt_plugin.config import load_config
 from fmt_plugin.ingest import Ingestor, IngestSettings
@@ -24,9 +23,11 @@ from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.mllp.server import MllpServer
 from fmt_plugin.recalls.calendar import PARIS
 from fmt_plugin.recalls.delivery import recover_interrupted
-from fmt_plugin.recalls.scheduler import PLAN_JOB, start_scheduler
 from fmt_plugin.receiver import IngestReceiver
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,10 @@ async def run_service(
 
 def _start_recalls(config_path: Path) -> BackgroundScheduler:
     """Settle deliveries a previous process left half-done, then start the recall jobs."""
+    # Imported here: APScheduler's job store pulls in SQLAlchemy, which only serve needs
+    # (every other command would pay ~0.2 s at start-up for it).
+    from fmt_plugin.recalls.scheduler import PLAN_JOB, start_scheduler
+
     with open_installation(config_path) as installation:
         now = datetime.now(PARIS)
         interrupted = recover_interrupted(installation.store, now=now)
