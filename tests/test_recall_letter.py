@@ -42,13 +42,14 @@ def recall(
     items: tuple[DueItem, ...] = (FLU, BREAST),
     practice: PracticeContact | None = None,
     message_id: str = "<r7.3f9a@fmt-plugin.invalid>",
+    prenom: str = "Léa",
 ) -> RecallMessage:
     patient = Patient(
         patient_id="P007",
         source="test",
         ins="146026322000196",
         nom="Martin",
-        prenom="Léa",
+        prenom=prenom,
         birth_date=date(2015, 6, 1),
     )
     return RecallMessage(
@@ -230,3 +231,9 @@ def test_date_keeps_the_instant_whatever_the_given_zone():
     tokyo = NOW.astimezone(timezone(timedelta(hours=9)))
     composed = compose_letter(recall(), sender=SENDER, recipient=RECIPIENT, now=tokyo)
     assert composed["Date"] == "Mon, 02 Mar 2026 09:30:00 +0100"
+
+
+def test_a_first_name_in_capitals_is_written_as_a_name():
+    """An EHR's "JEAN-LUC" reads "Jean-Luc" in the parents' letter."""
+    text = plain(letter_of(recall(audience=Audience.PARENTS, prenom="JEAN-LUC")))
+    assert "votre enfant Jean-Luc." in text

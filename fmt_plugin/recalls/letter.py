@@ -101,7 +101,7 @@ def _wording(message: RecallMessage) -> _Text:
     practice = message.practice.name.strip() or DEFAULT_PRACTICE_NAME
     reminder = max((item.step for item in message.items), default=1) >= 2
     if message.audience is Audience.PARENTS:
-        child = message.patient.prenom.strip()
+        child = _as_written(message.patient.prenom)
         subject = "le suivi de prévention de votre enfant"
         about = "du suivi de prévention de votre enfant" + (
             f" {child}" if child else ""
@@ -176,3 +176,9 @@ def _bracketed(message_id: str) -> str:
     if message_id.startswith("<") and message_id.endswith(">"):
         return message_id
     return f"<{message_id}>"
+
+
+def _as_written(first_name: str) -> str:
+    """A first name as a letter writes it: EHRs often export them in capitals ("JEAN-LUC")."""
+    name = first_name.strip()
+    return name.title() if name.isupper() else name
