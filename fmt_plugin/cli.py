@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo
 from fmt_plugin import __version__
 from fmt_plugin.bulk_import import import_files, input_files
 from fmt_plugin.config import CONFIG_ENV_VAR, config_path_from, load_config
-from fmt_plugin.errors import ConfigError, ExitStatus, FmtError, InputError
+from fmt_plugin.errors import (
+    ConfigError,
+    ExitStatus,
+    FmtError,
+    InputError,
+    UsageError,
+)
 from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
 from fmt_plugin.gc_tuning import tuned_for_throughput
 from fmt_plugin.hooks.host import adapter_infos
@@ -681,12 +687,9 @@ def cmd_recalls_retry(args: argparse.Namespace) -> int:
     def retry(installation: Installation) -> int:
         outbox = installation.store.outbox
         if outbox.get(args.recall_id) is None:
-            print(
-                f"fmt-plugin: erreur : rappel n° {args.recall_id} inconnu "
-                "(voir « fmt-plugin recalls list »)",
-                file=sys.stderr,
+            raise UsageError(
+                f"rappel n° {args.recall_id} inconnu (voir « fmt-plugin recalls list »)"
             )
-            return ExitStatus.USAGE
         outbox.retry(args.recall_id, actor=_actor(), now=datetime.now(PARIS))
         print(f"Rappel n° {args.recall_id} remis en file d'envoi.")
         return ExitStatus.OK

@@ -73,6 +73,12 @@ class PluginError(FmtError):
         super().__init__(f"adaptateur « {plugin} » : {message}")
 
 
+class UsageError(FmtError):
+    """A command's argument names something that does not exist (e.g. an unknown recall id)."""
+
+    exit_status = ExitStatus.USAGE
+
+
 class InputError(FmtError):
     """A record of an input file is invalid; `path`, `line` and `column` locate it."""
 
