@@ -18,7 +18,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
-from fmt_plugin.recalls.model import Audience, DueItem, RecallMessage
+from fmt_plugin.recalls.model import Audience, DueItem, RecallMessage, highest_step
 from fmt_plugin.rules.model import Status
 from fmt_plugin.views.french import MONTHS
 
@@ -99,7 +99,7 @@ def due_phrase(item: DueItem) -> str:
 
 def _wording(message: RecallMessage) -> _Text:
     practice = message.practice.name.strip() or DEFAULT_PRACTICE_NAME
-    reminder = max((item.step for item in message.items), default=1) >= 2
+    reminder = highest_step(message.items) >= 2
     if message.audience is Audience.PARENTS:
         child = _as_written(message.patient.prenom)
         subject = "le suivi de prévention de votre enfant"

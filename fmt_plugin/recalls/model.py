@@ -8,6 +8,7 @@ patient stay out of `repr`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -63,6 +64,11 @@ class DueItem:
     step: int
     status: Status
     due: date | None = field(default=None, repr=False)
+
+
+def highest_step(items: Iterable[DueItem]) -> int:
+    """The message's step: 1 for a first recall, 2 and more when it reminds of one."""
+    return max((item.step for item in items), default=1)
 
 
 @dataclass(frozen=True)

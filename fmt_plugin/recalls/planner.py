@@ -37,6 +37,7 @@ from fmt_plugin.recalls.model import (
     PastRecall,
     PlannedRecall,
     RecallState,
+    highest_step,
 )
 from fmt_plugin.recalls.policy import RecallPolicy
 from fmt_plugin.rules.dates import completed_years
@@ -97,7 +98,7 @@ def recall_to_dict(recall: PlannedRecall) -> dict[str, Any]:
     return {
         "patient_id": recall.patient_id,
         "indicators": [item.indicator for item in recall.items],
-        "step": max(item.step for item in recall.items),
+        "step": highest_step(recall.items),
         "items": [
             {
                 "indicator": item.indicator,

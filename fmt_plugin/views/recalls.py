@@ -8,7 +8,7 @@ from typing import Any
 
 from fmt_plugin.recalls.calendar import PARIS
 from fmt_plugin.recalls.delivery import DeliveryReport
-from fmt_plugin.recalls.model import Audience, RecallState
+from fmt_plugin.recalls.model import Audience, RecallState, highest_step
 from fmt_plugin.recalls.planner import recall_to_dict
 from fmt_plugin.recalls.runner import RecallPlan
 from fmt_plugin.storage.outbox import OutboxEntry
@@ -49,7 +49,7 @@ def render_plan(recall_plan: RecallPlan) -> str:
     lines = [f"{header} patient(s)"]
     for recall in recalls:
         channel = recall_plan.channels.get(recall.patient_id) or "aucun canal"
-        step = max(item.step for item in recall.items)
+        step = highest_step(recall.items)
         who = " (aux parents)" if recall.audience is Audience.PARENTS else ""
         lines.append(
             f"  patient {recall.patient_id}{who} — {_kind(step)} — {channel} : "
