@@ -11,7 +11,6 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from fmt_plugin import __version__
 from fmt_plugin.bulk_import import import_files, input_files
@@ -35,6 +34,7 @@ from fmt_plugin.rules import Override, OverrideKind
 from fmt_plugin.scaffold import InitOptions, init_installation
 from fmt_plugin.service import installation_ingestor, run_service
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
+from fmt_plugin.timezone import PARIS
 from fmt_plugin.views.hl7_inbox import (
     ProgressLine,
     render_import_summary,
@@ -55,7 +55,6 @@ from fmt_plugin.views.recalls import (
     render_run,
 )
 
-PARIS = ZoneInfo("Europe/Paris")
 PROG = "fmt-plugin"
 
 

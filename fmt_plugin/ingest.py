@@ -22,11 +22,12 @@ from fmt_plugin.adapters.patient_match import identity_problem
 from fmt_plugin.errors import Hl7Error
 from fmt_plugin.hl7 import ack
 from fmt_plugin.hl7.er7 import Message, parse_message
-from fmt_plugin.hl7.extract import PARIS, MessageContent, extract_content
+from fmt_plugin.hl7.extract import MessageContent, extract_content
 from fmt_plugin.hl7.reference import parse_with_hl7apy
 from fmt_plugin.model import StoredEvent
 from fmt_plugin.storage import Store
 from fmt_plugin.storage.inbox import ReceivedMessage, Rejection
+from fmt_plugin.timezone import PARIS
 
 log = logging.getLogger(__name__)
 

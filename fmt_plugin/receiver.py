@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import TypeVar
 
 from fmt_plugin.hl7 import ack
-from fmt_plugin.hl7.extract import PARIS
 from fmt_plugin.ingest import Incoming, Ingestor, IngestOutcome
 from fmt_plugin.mllp.server import PeerInfo
 from fmt_plugin.storage.inbox import Rejection
+from fmt_plugin.timezone import PARIS
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from fmt_plugin.config import load_config
 from fmt_plugin.ingest import Ingestor, IngestSettings
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.mllp.server import MllpServer
-from fmt_plugin.recalls.calendar import PARIS
 from fmt_plugin.recalls.delivery import recover_interrupted
 from fmt_plugin.receiver import IngestReceiver
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
+from fmt_plugin.timezone import PARIS
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler

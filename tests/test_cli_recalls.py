@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fmt_plugin.installation import open_installation
-from fmt_plugin.recalls.calendar import PARIS
+from fmt_plugin.timezone import PARIS
 
 AS_OF = "2026-03-15"
 

@@ -8,12 +8,12 @@ import pytest
 
 from fmt_plugin.config import RecallSettings
 from fmt_plugin.recalls.calendar import (
-    PARIS,
     easter_sunday,
     french_public_holidays,
     is_planning_day,
     may_send_at,
 )
+from fmt_plugin.timezone import PARIS
 
 
 @pytest.mark.parametrize(

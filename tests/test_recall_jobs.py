@@ -17,7 +17,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from fmt_plugin.config import RecallSettings, load_config
 from fmt_plugin.installation import open_installation
 from fmt_plugin.recalls import jobs
-from fmt_plugin.recalls.calendar import PARIS
 from fmt_plugin.recalls.model import RecallState
 from fmt_plugin.recalls.scheduler import (
     DELIVER_JOB,
@@ -26,6 +25,7 @@ from fmt_plugin.recalls.scheduler import (
     jobstore_url,
     start_scheduler,
 )
+from fmt_plugin.timezone import PARIS
 
 #: A Monday in the public scenario's season, inside sending hours.
 MONDAY_MORNING = datetime(2026, 3, 16, 9, 30, tzinfo=PARIS)

@@ -11,8 +11,8 @@ from smtp_server import RecordingHandler, make_pki, smtp_server
 
 from fmt_plugin.installation import open_installation
 from fmt_plugin.recalls import jobs
-from fmt_plugin.recalls.calendar import PARIS
 from fmt_plugin.recalls.model import RecallState
+from fmt_plugin.timezone import PARIS
 
 MONDAY = datetime(2026, 3, 16, 9, 30, tzinfo=PARIS)
 

@@ -305,7 +305,7 @@ def test_a_recall_left_sending_by_a_crash_is_uncertain_after_restart(
     """A recall handed over when the process died is marked uncertain, never re-sent."""
     from fmt_plugin.installation import open_installation
     from fmt_plugin.recalls import jobs
-    from fmt_plugin.recalls.calendar import PARIS
+    from fmt_plugin.timezone import PARIS
 
     monday = datetime(2026, 3, 16, 9, 30, tzinfo=PARIS)
     queued = jobs.run_planning(scenario_installation, monday)

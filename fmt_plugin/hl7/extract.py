@@ -13,14 +13,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from fmt_plugin.clinical import ClinicalEvent, Coding, EventAction
 from fmt_plugin.errors import Hl7Error
 from fmt_plugin.hl7.er7 import Message, Segment
 from fmt_plugin.model import EventKind, PatientIdentifier
-
-PARIS = ZoneInfo("Europe/Paris")
+from fmt_plugin.timezone import PARIS
 
 #: (MSH-9.1, MSH-9.2) of the messages we integrate.
 SUPPORTED_EVENTS = frozenset({("ORU", "R01"), ("VXU", "V04")})

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo
 
 from fmt_plugin.config import WEEKDAYS, RecallSettings
-
-PARIS = ZoneInfo("Europe/Paris")
+from fmt_plugin.timezone import PARIS
 
 
 def easter_sunday(year: int) -> date:

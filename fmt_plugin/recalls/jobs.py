@@ -16,8 +16,9 @@ from pathlib import Path
 from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
 from fmt_plugin.installation import open_installation
 from fmt_plugin.recalls import runner
-from fmt_plugin.recalls.calendar import PARIS, is_planning_day, may_send_at
+from fmt_plugin.recalls.calendar import is_planning_day, may_send_at
 from fmt_plugin.recalls.delivery import DeliveryReport
+from fmt_plugin.timezone import PARIS
 
 log = logging.getLogger(__name__)
 

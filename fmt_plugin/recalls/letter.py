@@ -16,13 +16,12 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-from zoneinfo import ZoneInfo
 
 from fmt_plugin.recalls.model import Audience, DueItem, RecallMessage, highest_step
 from fmt_plugin.rules.model import Status
+from fmt_plugin.timezone import PARIS
 from fmt_plugin.views.french import MONTHS
 
-PARIS = ZoneInfo("Europe/Paris")
 #: French typography puts a no-break space before `:` and `;`, so they never start a line.
 NBSP = "\u00a0"
 #: Who signs when the configuration gives no practice name.

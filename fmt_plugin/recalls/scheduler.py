@@ -22,7 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from fmt_plugin.config import RecallSettings
-from fmt_plugin.recalls.calendar import PARIS
+from fmt_plugin.timezone import PARIS
 
 log = logging.getLogger(__name__)
 

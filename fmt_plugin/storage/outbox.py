@@ -32,7 +32,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fmt_plugin.errors import DecryptionError, StoreError
 from fmt_plugin.recalls.model import (
@@ -46,6 +45,7 @@ from fmt_plugin.recalls.model import (
 from fmt_plugin.rules.model import Status
 from fmt_plugin.storage.audit import AuditLog
 from fmt_plugin.storage.crypto import FieldCipher
+from fmt_plugin.timezone import PARIS
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ CONTENT_VERSION = 1
 SYSTEM_ACTOR = "service:recalls"
 #: Longest error reason kept; a channel's reason is a line, not a transcript.
 MAX_ERROR_CHARS = 500
-PARIS = ZoneInfo("Europe/Paris")
 
 _KEY_SEPARATOR = "\x1f"  # ASCII unit separator: in no indicator id, cycle or patient id
 _DOMAIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")

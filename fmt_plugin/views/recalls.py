@@ -6,12 +6,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fmt_plugin.recalls.calendar import PARIS
 from fmt_plugin.recalls.delivery import DeliveryReport
 from fmt_plugin.recalls.model import Audience, RecallState, highest_step
 from fmt_plugin.recalls.planner import recall_to_dict
 from fmt_plugin.recalls.runner import RecallPlan
 from fmt_plugin.storage.outbox import OutboxEntry
+from fmt_plugin.timezone import PARIS
 from fmt_plugin.views.french import day, number
 
 STATE_LABELS = {
