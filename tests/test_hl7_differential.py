@@ -28,7 +28,7 @@ from fmt_plugin.errors import Hl7ParseError
 from fmt_plugin.hl7 import reference
 from fmt_plugin.hl7.batch import split_messages
 from fmt_plugin.hl7.er7 import Encoding, Message, parse_message, unescape
-from fmt_plugin.hl7.reference import parse_with_hl7apy
+from fmt_plugin.hl7.reference import hl7apy_separators, parse_with_hl7apy
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "hl7-corpus"
@@ -380,14 +380,9 @@ def test_unescape_reads_back_what_hl7apy_escapes(encoding, value):
     # hl7apy leaves an escape character alone when it already looks like the start or end of
     # a sequence (`\F\`, `\H\`…), so such values cannot round-trip through it.
     assume(not re.search(f"{escape}[HNFSTRE]|[HNFSTRE]{escape}", value))
-    separators = {
-        "FIELD": encoding.field,
-        "COMPONENT": encoding.component,
-        "REPETITION": encoding.repetition,
-        "ESCAPE": encoding.escape,
-        "SUBCOMPONENT": encoding.subcomponent,
-    }
-    escaped = ST(value, validation_level=VALIDATION_LEVEL.TOLERANT).to_er7(separators)
+    escaped = ST(value, validation_level=VALIDATION_LEVEL.TOLERANT).to_er7(
+        hl7apy_separators(encoding)
+    )
     assert unescape(escaped, encoding) == value
 
 

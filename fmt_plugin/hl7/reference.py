@@ -94,11 +94,9 @@ def _tokenize(
     return fields, trees
 
 
-def _hl7apy_fields(
-    text: str, encoding: Encoding, segment: str, index: int
-) -> list[Any]:
-    """hl7apy's fields of one segment's text (after its name), named `ZZZ_<position>`."""
-    separators = {
+def hl7apy_separators(encoding: Encoding) -> dict[str, str]:
+    """`encoding` as hl7apy's `encoding_chars` mapping (segments end with a carriage return)."""
+    return {
         "FIELD": encoding.field,
         "COMPONENT": encoding.component,
         "REPETITION": encoding.repetition,
@@ -107,11 +105,17 @@ def _hl7apy_fields(
         "SEGMENT": "\r",
         "GROUP": "\r",
     }
+
+
+def _hl7apy_fields(
+    text: str, encoding: Encoding, segment: str, index: int
+) -> list[Any]:
+    """hl7apy's fields of one segment's text (after its name), named `ZZZ_<position>`."""
     try:
         fields: list[Any] = parse_fields(
             text,
             name_prefix=_POSITIONAL_PREFIX,
-            encoding_chars=separators,
+            encoding_chars=hl7apy_separators(encoding),
             validation_level=VALIDATION_LEVEL.TOLERANT,
             force_varies=True,
         )
