@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fmt_plugin.config import load_config
+from fmt_plugin.config import FmtConfig, load_config
 from fmt_plugin.ingest import Ingestor, IngestSettings
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.mllp.server import MllpServer
@@ -66,6 +66,8 @@ async def run_service(
 
     def open_ingestor() -> tuple[Ingestor, Callable[[], None]]:
         installation = open_installation(config_path)
+        # On the store's connection, before any recall job can deliver.
+        _settle_interrupted_recalls(installation)
         resources = ExitStack()
         resources.callback(installation.close)
         resources.enter_context(checkpointing_in_background(installation.store))
@@ -78,7 +80,7 @@ async def run_service(
     server = MllpServer(receiver, settings)
     scheduler: BackgroundScheduler | None = None
     try:
-        scheduler = await asyncio.to_thread(_start_recalls, config_path)
+        scheduler = await asyncio.to_thread(_start_recalls, config, config_path)
         await server.start()
         scheme = "MLLP/TLS" if settings.tls_cert else "MLLP"
         log.info("listening for HL7 (%s) on %s:%d", scheme, server.host, server.port)
@@ -95,23 +97,24 @@ async def run_service(
     log.info("stopped")
 
 
-def _start_recalls(config_path: Path) -> BackgroundScheduler:
-    """Settle deliveries a previous process left half-done, then start the recall jobs."""
+def _settle_interrupted_recalls(installation: Installation) -> None:
+    """Mark the deliveries a previous process left half-done `uncertain` (never re-sent)."""
+    interrupted = recover_interrupted(installation.store, now=datetime.now(PARIS))
+    if interrupted:
+        log.warning(
+            "%d recall(s) interrupted while sending, now uncertain (not re-sent): %s",
+            len(interrupted),
+            ", ".join(map(str, interrupted)),
+        )
+
+
+def _start_recalls(config: FmtConfig, config_path: Path) -> BackgroundScheduler:
+    """Start the recall jobs (after `_settle_interrupted_recalls`)."""
     # Imported here: APScheduler's job store pulls in SQLAlchemy, which only serve needs
-    # (every other command would pay ~0.2 s at start-up for it).
+    # (every other command would pay ~0.1 s at start-up for it).
     from fmt_plugin.recalls.scheduler import PLAN_JOB, start_scheduler
 
-    with open_installation(config_path) as installation:
-        now = datetime.now(PARIS)
-        interrupted = recover_interrupted(installation.store, now=now)
-        if interrupted:
-            log.warning(
-                "%d recall(s) interrupted while sending, now uncertain (not re-sent): %s",
-                len(interrupted),
-                ", ".join(map(str, interrupted)),
-            )
-        settings = installation.config.recalls
-    scheduler = start_scheduler(settings, config_path, now=now)
+    scheduler = start_scheduler(config.recalls, config_path)
     plan = scheduler.get_job(PLAN_JOB)
     log.info(
         "recall scheduler started: next planning at %s",
