@@ -24,6 +24,10 @@ class InitOptions:
     acts: Path | None = None
     passphrase_env: str | None = None
     practice_name: str = ""
+    #: Replaces the commented `[adapters.csv_roster]` block (e.g. `[adapters.demo]`).
+    adapter_block: str | None = None
+    #: The `init` audit entry's detail: which adapter the installation was created with.
+    origin: str | None = None
 
 
 def init_installation(options: InitOptions, *, actor: str) -> Path:
@@ -50,7 +54,7 @@ def init_installation(options: InitOptions, *, actor: str) -> Path:
         store.record_admin_action(
             actor=actor,
             action="installation.init",
-            detail="csv_roster" if roster else None,
+            detail=options.origin or ("csv_roster" if roster else None),
         )
     config_path.write_text(
         render_config(
@@ -60,6 +64,7 @@ def init_installation(options: InitOptions, *, actor: str) -> Path:
             acts=acts,
             passphrase_env=options.passphrase_env,
             practice_name=options.practice_name,
+            adapter_block=options.adapter_block,
         ),
         encoding="utf-8",
     )
@@ -113,6 +118,7 @@ def render_config(
     acts: Path | None = None,
     passphrase_env: str | None = None,
     practice_name: str = "",
+    adapter_block: str | None = None,
 ) -> str:
     """The annotated configuration file; every setting is present or shown commented out."""
     passphrase_line = (
@@ -120,7 +126,9 @@ def render_config(
         if passphrase_env
         else '# key_passphrase = { "$env" = "FMT_KEY_PASSPHRASE" }'
     )
-    if roster is not None:
+    if adapter_block is not None:
+        roster_block = adapter_block
+    elif roster is not None:
         roster_block = (
             "[adapters.csv_roster]\n" + f"roster = {_toml_string(str(roster))}\n"
         )

@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +36,16 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 10.0
 
 
+@dataclass(frozen=True)
+class ServiceReady:
+    """Where a started service listens (ports resolved when 0 was asked)."""
+
+    mllp_host: str
+    mllp_port: int
+    #: The status endpoint's base URL (`http://127.0.0.1:PORT`), None when `[http]` is off.
+    http_url: str | None = None
+
+
 def installation_ingestor(installation: Installation) -> Ingestor:
     """The ingest pipeline on an open installation, with its `[hl7]` and `[practice]` settings."""
     config = installation.config
@@ -50,12 +61,14 @@ async def run_service(
     config_path: Path,
     *,
     mllp_port: int | None = None,
+    http_port: int | None = None,
     stop: asyncio.Event | None = None,
-    on_ready: Callable[[str, int], None] | None = None,
+    on_ready: Callable[[ServiceReady], None] | None = None,
 ) -> None:
     """Serve until `stop` is set (or SIGTERM/SIGINT when no event is given).
 
-    `on_ready(host, port)` is called once the listener accepts connections.
+    `mllp_port` and `http_port` replace the configured ports (0: a free port).
+    `on_ready(ready)` is called once the listener accepts connections.
     """
     config = load_config(config_path)
     settings = config.mllp
@@ -85,7 +98,7 @@ async def run_service(
         scheme = "MLLP/TLS" if settings.tls_cert else "MLLP"
         log.info("listening for HL7 (%s) on %s:%d", scheme, server.host, server.port)
         if on_ready is not None:
-            on_ready(server.host, server.port)
+            on_ready(ServiceReady(server.host, server.port))
         await stop.wait()
         log.info("stopping: finishing messages in flight")
     finally:
