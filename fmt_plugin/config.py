@@ -268,6 +268,27 @@ class Hl7Settings:
     unsupported_version_ack: str = "AR"
 
 
+@dataclass(frozen=True)
+class HttpSettings:
+    """`[http]`: the local status endpoint (`/health`, `/status`), never any patient data.
+
+    It listens on the loopback interface by default: it is for the machine's supervision
+    (systemd, a monitoring agent), not for the network.
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8575
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """`[service]`: how the background service behaves as a whole."""
+
+    #: SIGTERM/SIGINT: the bound for finishing in-flight messages and the current delivery.
+    shutdown_timeout_s: float = 10.0
+
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -308,6 +329,8 @@ class FmtConfig:
     mllp: MllpSettings = field(default_factory=MllpSettings)
     hl7: Hl7Settings = Hl7Settings()
     recalls: RecallSettings = field(default_factory=RecallSettings)
+    http: HttpSettings = HttpSettings()
+    service: ServiceSettings = ServiceSettings()
     adapter_tables: Mapping[str, Mapping[str, Any]] = field(
         default_factory=dict, repr=False
     )
@@ -446,6 +469,14 @@ def load_config(path: Path) -> FmtConfig:
     hl7.finish()
 
     recall_settings = _recall_settings(root.table("recalls"))
+    http_settings = _http_settings(root.table("http"))
+    service = root.table("service")
+    service_settings = ServiceSettings(
+        shutdown_timeout_s=_positive_seconds(
+            service, "shutdown_timeout_s", ServiceSettings.shutdown_timeout_s
+        )
+    )
+    service.finish()
 
     adapters = root.table("adapters")
     adapter_tables = {name: adapters.table(name).raw for name in adapters.names()}
@@ -464,6 +495,8 @@ def load_config(path: Path) -> FmtConfig:
         mllp=mllp_settings,
         hl7=hl7_settings,
         recalls=recall_settings,
+        http=http_settings,
+        service=service_settings,
         adapter_tables=adapter_tables,
         channel_tables=channel_tables,
     )
@@ -471,27 +504,15 @@ def load_config(path: Path) -> FmtConfig:
 
 def _mllp_settings(mllp: Section) -> MllpSettings:
     defaults = MllpSettings()
-    port = mllp.integer("port", defaults.port, minimum=0)
-    if port > 65535:
-        raise mllp.error("port", f"valeur {port} trop grande", "un entier de 0 à 65535")
-    timeout = mllp.value(
-        "idle_timeout_s", defaults.idle_timeout_s, expected="un nombre > 0"
-    )
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or timeout <= 0
-    ):
-        raise mllp.error(
-            "idle_timeout_s", f"valeur {timeout!r} invalide", "un nombre > 0"
-        )
+    port = _port(mllp, defaults.port)
+    timeout = _positive_seconds(mllp, "idle_timeout_s", defaults.idle_timeout_s)
     settings = MllpSettings(
         host=mllp.string("host", defaults.host),
         port=port,
         max_message_bytes=mllp.integer(
             "max_message_bytes", defaults.max_message_bytes, minimum=1024
         ),
-        idle_timeout_s=float(timeout),
+        idle_timeout_s=timeout,
         tls_cert=mllp.optional_path("tls_cert", must_exist=True),
         tls_key=mllp.optional_path("tls_key", must_exist=True),
         tls_client_ca=mllp.optional_path("tls_client_ca", must_exist=True),
@@ -513,6 +534,33 @@ def _mllp_settings(mllp: Section) -> MllpSettings:
             "tls_client_ca",
         )
     mllp.finish()
+    return settings
+
+
+def _port(section: Section, default: int) -> int:
+    port = section.integer("port", default, minimum=0)
+    if port > 65535:
+        raise section.error(
+            "port", f"valeur {port} trop grande", "un entier de 0 à 65535"
+        )
+    return port
+
+
+def _positive_seconds(section: Section, key: str, default: float) -> float:
+    value = section.value(key, default, expected="un nombre > 0")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise section.error(key, f"valeur {value!r} invalide", "un nombre > 0")
+    return float(value)
+
+
+def _http_settings(section: Section) -> HttpSettings:
+    defaults = HttpSettings()
+    settings = HttpSettings(
+        enabled=section.boolean("enabled", defaults.enabled),
+        host=section.string("host", defaults.host),
+        port=_port(section, defaults.port),
+    )
+    section.finish()
     return settings
 
 

@@ -338,3 +338,33 @@ def test_bad_recalls_settings_name_their_key(tmp_path, body, key):
     with pytest.raises(ConfigError) as raised:
         load_config(write_config(tmp_path, f"[store]\n[recalls]\n{body}\n"))
     assert raised.value.key == key
+
+
+def test_http_and_service_default_to_a_loopback_status_page_and_ten_seconds(tmp_path):
+    """Without `[http]`/`[service]`: status on 127.0.0.1:8575, a 10 s shutdown bound."""
+    config = load_config(write_config(tmp_path, "[store]\n"))
+    assert (config.http.enabled, config.http.host, config.http.port) == (
+        True,
+        "127.0.0.1",
+        8575,
+    )
+    assert config.service.shutdown_timeout_s == 10.0
+
+
+def test_http_port_out_of_range_is_named(tmp_path):
+    """`[http] port = 70000` is refused, naming `http.port`."""
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, "[store]\n[http]\nport = 70000\n"))
+    assert error.value.key == "http.port"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "true", '"10"'])
+def test_shutdown_timeout_must_be_a_positive_number(tmp_path, value):
+    """`[service] shutdown_timeout_s` is a number of seconds > 0."""
+    with pytest.raises(ConfigError) as error:
+        load_config(
+            write_config(
+                tmp_path, f"[store]\n[service]\nshutdown_timeout_s = {value}\n"
+            )
+        )
+    assert error.value.key == "service.shutdown_timeout_s"
