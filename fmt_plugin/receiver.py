@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ class IngestReceiver:
         self._ingestor: Ingestor | None = None
         self._close: Callable[[], None] | None = None
         self._task: asyncio.Task[None] | None = None
+        #: Frames answered since start, by disposition (`accepted`, `duplicate`…) or `failed`.
+        self.tally: Counter[str] = Counter()
 
     async def start(self) -> None:
         """Open the store on its thread and start committing."""
@@ -141,10 +144,12 @@ class IngestReceiver:
                 len(batch),
                 type(exc).__name__,
             )
+            self.tally["failed"] += len(batch)
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(exc)
             return
+        self.tally.update(outcome.disposition.value for outcome in outcomes)
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.future.done():
                 pending.future.set_result(outcome)

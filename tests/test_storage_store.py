@@ -122,6 +122,7 @@ def test_migrations_recorded_and_not_reapplied(store_path, keyring):
         (3, "hl7_messages"),
         (4, "recall_outbox"),
         (5, "rate_snapshots"),
+        (6, "messages_received_index"),
     ]
     assert after == before
 

@@ -15,6 +15,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fmt_plugin.clinical import (
@@ -263,6 +264,17 @@ class Hl7Inbox:
         ):
             found[state] = count
             found["duplicates"] += duplicates
+        return found
+
+    def counts_received(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Messages first received in [start, end), by state (aware datetimes)."""
+        found = {"accepted": 0, "quarantined": 0}
+        for state, count in self._conn.execute(
+            "SELECT state, count(*) FROM hl7_messages"
+            " WHERE received_at >= ? AND received_at < ? GROUP BY state",
+            (_utc_text(start), _utc_text(end)),
+        ):
+            found[state] = count
         return found
 
     # --- events ------------------------------------------------------------------------
@@ -526,3 +538,8 @@ def _record(row: tuple[Any, ...]) -> MessageRecord:
         replayed_at=replayed_at,
         duplicates=int(duplicates),
     )
+
+
+def _utc_text(moment: datetime) -> str:
+    """`moment` the way `received_at` is written (UTC, ISO 8601), so text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")

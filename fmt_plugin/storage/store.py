@@ -147,6 +147,14 @@ class Store:
             raise
         return cls(path, conn, keyring)
 
+    def ping(self) -> bool:
+        """True when the database answers a query that reads its schema (for health checks)."""
+        try:
+            self._conn.execute("SELECT count(*) FROM schema_migrations").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
+
     def close(self) -> None:
         """Close the connection; SQLite checkpoints the WAL into the main file."""
         self._conn.close()

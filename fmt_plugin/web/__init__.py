@@ -1,0 +1,1 @@
+"""The local HTTP status endpoint of the service (`/health`, `/status`)."""
