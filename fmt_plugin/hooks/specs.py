@@ -171,6 +171,12 @@ def fmt_recall_channels() -> list[RecallChannel] | None:
     Collecting hook, called at start-up; the channels are tried in the order returned, built-in
     ones (trylast) after the vendors'. The hook does no I/O: the core awaits `channel.send`.
 
+    A channel may also have a `check()` method (no argument, blocking allowed): `fmt-plugin
+    serve` and `check-config` call it before anything else and refuse to start when it raises
+    `fmt_plugin.errors.ConfigError` (e.g. an unreadable certificate), so that a practice learns
+    of the problem at start-up rather than at the first recall. Optional: channels without it
+    are not checked.
+
     :return: the channels this adapter offers, or None.
     """
 

@@ -149,7 +149,7 @@ class MllpServer:
         """Check the settings and build the TLS context; raises `ConfigError`."""
         self._handler = handler
         self._settings = settings
-        self._ssl = _ssl_context(settings)
+        self._ssl = mllp_ssl_context(settings)
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], _Connection] = {}
         self._stopping = False
@@ -519,7 +519,7 @@ class MllpServer:
         return True
 
 
-def _ssl_context(settings: MllpSettings) -> ssl.SSLContext | None:
+def mllp_ssl_context(settings: MllpSettings) -> ssl.SSLContext | None:
     """The TLS context the settings ask for, after checking they are consistent."""
     if settings.tls_cert is None:
         for key, value in (

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from email.policy import SMTP
 from pathlib import Path
 
-from fmt_plugin.errors import TemporaryChannelError
+from fmt_plugin.errors import ConfigError, TemporaryChannelError
 from fmt_plugin.model import Patient
 from fmt_plugin.mssante.address import DEFAULT_ADDRESS_TEMPLATE, patient_address
 from fmt_plugin.recalls.letter import compose_letter
@@ -56,6 +56,21 @@ class FileChannel:
 
     def __repr__(self) -> str:
         return f"FileChannel(folder={str(self.folder)!r})"
+
+    def check(self) -> None:
+        """Create the folder if needed; `ConfigError` when it cannot be created or written."""
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"dossier {self.folder} impossible à créer ({exc.strerror or exc})",
+                key="channels.file.folder",
+            ) from exc
+        if not os.access(self.folder, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"dossier {self.folder} non accessible en écriture",
+                key="channels.file.folder",
+            )
 
     def can_reach(self, patient: Patient) -> bool:
         """Always: a file needs no address."""

@@ -1,0 +1,47 @@
+"""Everything start-up checks before the service accepts a message, shared by `serve` and `check-config`.
+
+Opening the installation already validates the configuration, unlocks the key file, opens the
+store and loads every adapter (each failure names its file, key or adapter). This adds what
+would otherwise fail later, at the worst time: a malformed rule pack (at the first
+evaluation), an unreadable channel certificate (at the first recall, days later), an outbox
+folder that cannot be written, the MLLP TLS files. A problem raises the same `ConfigError`
+family, so the service refuses to start with one clear line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fmt_plugin.evaluation import select_rule_pack
+from fmt_plugin.hooks.host import adapter_infos
+from fmt_plugin.installation import Installation
+from fmt_plugin.mllp.server import mllp_ssl_context
+from fmt_plugin.model import AdapterInfo
+from fmt_plugin.recalls.runner import recall_channels
+from fmt_plugin.rules.pack import RulePack
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What start-up found: the rule pack in use, the adapters, the channels checked."""
+
+    pack: RulePack
+    adapters: tuple[AdapterInfo, ...]
+    channels: tuple[str, ...]
+
+
+def check_installation(installation: Installation) -> Preflight:
+    """Check the rule packs, the channels and the MLLP TLS files; raise `ConfigError` if unusable."""
+    config = installation.config
+    pack = select_rule_pack(config, installation.pm)
+    channels = recall_channels(installation)
+    for channel in channels:
+        check = getattr(channel, "check", None)
+        if callable(check):
+            check()
+    mllp_ssl_context(config.mllp)
+    return Preflight(
+        pack=pack,
+        adapters=tuple(adapter_infos(installation.pm)),
+        channels=tuple(channel.name for channel in channels),
+    )
