@@ -292,7 +292,10 @@ class FmtPeer(Peer):
 
     def command(self, port: int, workdir: Path) -> list[str]:
         config = workdir / "installation" / "fmt.toml"
-        return self.cli.command(config, "serve", "--mllp-port", str(port))
+        # The status endpoint on a free port: it is not what is measured.
+        return self.cli.command(
+            config, "serve", "--mllp-port", str(port), "--http-port", "0"
+        )
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import sys
 import traceback
@@ -20,13 +21,14 @@ from fmt_plugin.errors import (
     ExitStatus,
     FmtError,
     InputError,
+    ShutdownTimeoutError,
     UsageError,
 )
 from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
 from fmt_plugin.gc_tuning import tuned_for_throughput
-from fmt_plugin.hooks.host import adapter_infos
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.logs import configure_logging
+from fmt_plugin.preflight import check_installation
 from fmt_plugin.recalls import runner
 from fmt_plugin.recalls.model import RecallState
 from fmt_plugin.roster import collect_roster
@@ -215,6 +217,12 @@ def _add_hl7_commands(
         metavar="PORT",
         help="port d'écoute HL7 (remplace [mllp] port ; 0 = un port libre)",
     )
+    serve.add_argument(
+        "--http-port",
+        type=int,
+        metavar="PORT",
+        help="port de la page d'état /status (remplace [http] port ; 0 = un port libre)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     imp = commands.add_parser(
@@ -347,15 +355,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             f"{len(store.patient_ids())} patients actifs)"
         )
         print(f"Clés : {installation.config.store.key_file}")
-        pack = select_rule_pack(installation.config, installation.pm)
+        preflight = check_installation(installation)
+        pack = preflight.pack
         print(
             f"Jeu de règles : {pack.id} {pack.version} "
             f"({len(pack.indicators)} indicateurs) — {pack.origin}"
         )
         print("Adaptateurs :")
-        for info in adapter_infos(installation.pm):
+        for info in preflight.adapters:
             suffix = f" — {info.description}" if info.description else ""
             print(f"  {info.name} {info.version}{suffix}")
+        channels = ", ".join(preflight.channels) or "aucun (aucun rappel ne partira)"
+        print(f"Canaux de rappel vérifiés : {channels}")
         return ExitStatus.OK
 
     return _with_installation(args, check)
@@ -569,8 +580,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service in the foreground until SIGTERM or Ctrl-C."""
     config_path = config_path_from(args.config, os.environ)
     configure_logging(load_config(config_path).logging)
-    with tuned_for_throughput():
-        asyncio.run(run_service(config_path, mllp_port=args.mllp_port))
+    service = run_service(
+        config_path, mllp_port=args.mllp_port, http_port=args.http_port
+    )
+    try:
+        with tuned_for_throughput():
+            asyncio.run(service)
+    except ShutdownTimeoutError as exc:
+        # A job or a commit is stuck in a worker thread that Python would wait for at exit:
+        # leave now, as promised; what was not finished is safe (see the error's text).
+        print(f"{PROG}: erreur : {exc}", file=sys.stderr, flush=True)
+        logging.shutdown()
+        os._exit(ExitStatus.FAILURE)
     return ExitStatus.OK
 
 

@@ -215,3 +215,11 @@ class UncertainDeliveryError(ChannelError):
     """The content was handed to the server but its answer never came back."""
 
     uncertain = True
+
+
+class ShutdownTimeoutError(FmtError):
+    """The service could not stop within `[service] shutdown_timeout_s`.
+
+    Whatever was not finished is safe: a message not yet committed was not acknowledged (the
+    sender sends it again) and a recall being handed over is found `uncertain` at the next start.
+    """

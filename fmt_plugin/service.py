@@ -1,8 +1,13 @@
-"""The background service's composition root: open the installation, run the MLLP listener, stop cleanly.
+"""The background service's composition root: one process, one config, every part started and stopped in order.
 
-Start order: configuration (fails fast on a bad file), store and adapters on the store thread,
-then the listener. Stop order (SIGTERM, SIGINT): the listener stops taking connections and
-finishes the messages in flight, the last commits land, then the store closes.
+Start: the configuration (fails fast on a bad file), then on the store thread the installation
+(keys, store, adapters) and the pre-flight checks (rule packs, channel certificates, TLS files),
+the recovery of interrupted recalls, then the recall scheduler, the MLLP listener and the
+local status endpoint. Any failure there stops start-up with one clear error.
+
+Stop (SIGTERM, SIGINT), within `[service] shutdown_timeout_s`: the status endpoint closes; the
+listener stops taking connections and finishes the messages in flight while the recall
+delivery finishes the message it is handing over; the last commits land; the store closes.
 """
 
 from __future__ import annotations
@@ -16,24 +21,31 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from fmt_plugin.config import FmtConfig, load_config
+from fmt_plugin.config import FmtConfig, HttpSettings, load_config
+from fmt_plugin.errors import ShutdownTimeoutError
 from fmt_plugin.ingest import Ingestor, IngestSettings
 from fmt_plugin.installation import Installation, open_installation
-from fmt_plugin.mllp.server import MllpServer
+from fmt_plugin.mllp.server import MllpServer, MllpSettings
+from fmt_plugin.monitor import ServiceMonitor
+from fmt_plugin.preflight import Preflight, check_installation
 from fmt_plugin.recalls.delivery import recover_interrupted
 from fmt_plugin.receiver import IngestReceiver
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
 from fmt_plugin.timezone import PARIS
+from fmt_plugin.web.server import StatusHttpServer
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
 
-#: How long in-flight messages may take to finish at shutdown.
-SHUTDOWN_GRACE_S = 10.0
+_Listening = TypeVar("_Listening", MllpSettings, HttpSettings)
+
+#: Share of the shutdown bound the listener may spend on messages in flight; the rest is
+#: for the last commit and closing the store.
+LISTENER_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,42 @@ def installation_ingestor(installation: Installation) -> Ingestor:
     return Ingestor(installation.store, installation.pm, settings)
 
 
+@dataclass
+class _Opened:
+    """What the store thread opened at start-up (filled in by `_StoreSide.open`)."""
+
+    installation: Installation | None = None
+    preflight: Preflight | None = None
+
+
+class _StoreSide:
+    """Opens the installation on the store thread: pre-flight, recovery, checkpointer."""
+
+    def __init__(self, config_path: Path) -> None:
+        self.config_path = config_path
+        self.opened = _Opened()
+
+    def open(self) -> tuple[Ingestor, Callable[[], None]]:
+        resources = ExitStack()
+        try:
+            installation = open_installation(self.config_path)
+            resources.callback(installation.close)
+            preflight = check_installation(installation)
+            # On the store's connection, before any recall job can deliver.
+            _settle_interrupted_recalls(installation)
+            resources.enter_context(checkpointing_in_background(installation.store))
+        except BaseException:
+            resources.close()
+            raise
+        self.opened = _Opened(installation, preflight)
+        return installation_ingestor(installation), resources.close
+
+    def installation(self) -> Installation:
+        if self.opened.installation is None:
+            raise RuntimeError("installation not opened yet")
+        return self.opened.installation
+
+
 async def run_service(
     config_path: Path,
     *,
@@ -68,46 +116,110 @@ async def run_service(
     """Serve until `stop` is set (or SIGTERM/SIGINT when no event is given).
 
     `mllp_port` and `http_port` replace the configured ports (0: a free port).
-    `on_ready(ready)` is called once the listener accepts connections.
+    `on_ready(ready)` is called once every part is up. Raises `ShutdownTimeoutError` when
+    stopping took longer than `[service] shutdown_timeout_s` (some work is then abandoned).
     """
     config = load_config(config_path)
-    settings = config.mllp
-    if mllp_port is not None:
-        settings = dataclasses.replace(settings, port=mllp_port)
+    mllp = _with_port(config.mllp, mllp_port)
+    http = _with_port(config.http, http_port)
     if stop is None:
         stop = _stop_on_signals()
-
-    def open_ingestor() -> tuple[Ingestor, Callable[[], None]]:
-        installation = open_installation(config_path)
-        # On the store's connection, before any recall job can deliver.
-        _settle_interrupted_recalls(installation)
-        resources = ExitStack()
-        resources.callback(installation.close)
-        resources.enter_context(checkpointing_in_background(installation.store))
-        return installation_ingestor(installation), resources.close
-
-    receiver = IngestReceiver(
-        open_ingestor, max_message_bytes=settings.max_message_bytes
-    )
-    await receiver.start()
-    server = MllpServer(receiver, settings)
-    scheduler: BackgroundScheduler | None = None
+    store_side = _StoreSide(config_path)
+    receiver = IngestReceiver(store_side.open, max_message_bytes=mllp.max_message_bytes)
+    parts = _Parts(
+        receiver, MllpServer(receiver, mllp)
+    )  # the TLS settings checked first
     try:
-        scheduler = await asyncio.to_thread(_start_recalls, config, config_path)
-        await server.start()
-        scheme = "MLLP/TLS" if settings.tls_cert else "MLLP"
-        log.info("listening for HL7 (%s) on %s:%d", scheme, server.host, server.port)
+        await receiver.start()
+        parts.scheduler = await asyncio.to_thread(_start_recalls, config, config_path)
+        await parts.listener.start()
+        scheme = "MLLP/TLS" if mllp.tls_cert else "MLLP"
+        log.info(
+            "listening for HL7 (%s) on %s:%d",
+            scheme,
+            parts.listener.host,
+            parts.listener.port,
+        )
+        if http.enabled:
+            parts.status = _status_endpoint(http, parts, store_side)
+            await parts.status.start()
+            log.info("status endpoint on %s/status", parts.status.url)
         if on_ready is not None:
-            on_ready(ServiceReady(server.host, server.port))
+            status_url = parts.status.url if parts.status else None
+            on_ready(ServiceReady(parts.listener.host, parts.listener.port, status_url))
         await stop.wait()
-        log.info("stopping: finishing messages in flight")
-    finally:
-        await server.stop(grace_s=SHUTDOWN_GRACE_S)
-        if scheduler is not None:
-            # Waits for a running job: the current delivery finishes and is recorded.
-            await asyncio.to_thread(scheduler.shutdown)
-        await receiver.stop()
+    except BaseException:
+        # Start-up failed or was cancelled: undo what was started (nothing is in flight).
+        await parts.stop(grace_s=0)
+        raise
+    log.info("stopping: finishing messages in flight and the current delivery")
+    await _stop_within(parts, config.service.shutdown_timeout_s)
     log.info("stopped")
+
+
+@dataclass
+class _Parts:
+    """The running parts of the service, stopped in the reverse order of their start."""
+
+    receiver: IngestReceiver
+    listener: MllpServer
+    scheduler: BackgroundScheduler | None = None
+    status: StatusHttpServer | None = None
+
+    async def stop(self, grace_s: float) -> None:
+        """Status endpoint first (nobody is told "healthy" while parts stop), then the rest."""
+        from fmt_plugin.recalls.jobs import stopping
+
+        if self.status is not None:
+            await self.status.stop()
+        stopping.set()
+        try:
+            await asyncio.gather(
+                self.listener.stop(grace_s=grace_s), self._stop_scheduler()
+            )
+            # The listener is closed: commit what it queued, then close the store.
+            await self.receiver.stop()
+        finally:
+            stopping.clear()
+
+    async def _stop_scheduler(self) -> None:
+        scheduler = self.scheduler
+        if scheduler is not None and scheduler.running:
+            # Waits for a running job: the message being handed over is recorded.
+            await asyncio.to_thread(scheduler.shutdown)
+
+
+def _status_endpoint(
+    settings: HttpSettings, parts: _Parts, store_side: _StoreSide
+) -> StatusHttpServer:
+    preflight = store_side.opened.preflight
+    monitor = ServiceMonitor(
+        receiver=parts.receiver,
+        listener=parts.listener,
+        store=lambda: store_side.installation().store,
+        adapters=preflight.adapters if preflight else (),
+        scheduler=parts.scheduler,
+    )
+    routes = {"/health": monitor.health, "/status": monitor.status}
+    return StatusHttpServer(routes, settings.host, settings.port)
+
+
+async def _stop_within(parts: _Parts, timeout_s: float) -> None:
+    """Stop every part within `timeout_s`, or raise `ShutdownTimeoutError`."""
+    try:
+        await asyncio.wait_for(
+            parts.stop(grace_s=timeout_s * LISTENER_SHARE), timeout_s
+        )
+    except TimeoutError:
+        raise ShutdownTimeoutError(
+            f"arrêt non terminé en {timeout_s:g} s (clé « service.shutdown_timeout_s ») : "
+            "arrêt forcé ; les messages non acquittés seront renvoyés par l'expéditeur, "
+            "un rappel en cours d'envoi sera marqué « incertain » au redémarrage"
+        ) from None
+
+
+def _with_port(settings: _Listening, port: int | None) -> _Listening:
+    return settings if port is None else dataclasses.replace(settings, port=port)
 
 
 def _settle_interrupted_recalls(installation: Installation) -> None:

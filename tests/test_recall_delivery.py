@@ -10,6 +10,7 @@ import asyncio
 import logging
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -497,3 +498,43 @@ def test_logs_one_line_per_transition_with_id_and_state_only(store, caplog):
     ]
     for secret in (SURNAME, "Philomène", "p001@patient", "dep_colorectal"):
         assert secret not in caplog.text
+
+
+# --- shutdown ----------------------------------------------------------------------------
+
+
+class StoppingChannel(Channel):
+    """Accepts each message and asks the run to stop, as a SIGTERM during a send would."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self.stop = stop
+
+    async def send(self, message: RecallMessage) -> None:
+        self.stop.set()
+        await super().send(message)
+
+
+def test_a_stop_during_a_send_finishes_that_message_and_leaves_the_rest(store):
+    """Stop requested mid-run: the message being sent is recorded sent, the next stays planned."""
+    first, second = plan(store, "P001", "P002")
+    stop = threading.Event()
+    channel = StoppingChannel(stop)
+    report = run(
+        deliver_due(store, [channel], PRACTICE, now=NOW, retry=POLICY, stop=stop)
+    )
+    assert report == DeliveryReport(sent=1)
+    assert [state(store, first), state(store, second)] == [S.SENT, S.PLANNED]
+
+
+def test_a_stop_already_requested_hands_nothing_over(store):
+    """A run that starts after the stop was requested sends nothing."""
+    (recall_id,) = plan(store)
+    stop = threading.Event()
+    stop.set()
+    channel = Channel()
+    report = run(
+        deliver_due(store, [channel], PRACTICE, now=NOW, retry=POLICY, stop=stop)
+    )
+    assert (report, channel.handed) == (DeliveryReport(), [])
+    assert state(store, recall_id) == S.PLANNED

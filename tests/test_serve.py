@@ -2,89 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from conftest import PUBLIC_SCENARIO, cli
 from hl7.client import MLLPClient
-
-LISTENING = re.compile(r"listening for HL7 \(MLLP[^)]*\) on ([\d.]+):(\d+)")
-START_TIMEOUT_S = 60
-
-
-@dataclass
-class Server:
-    """A running `fmt-plugin serve` and the stderr lines it printed so far."""
-
-    process: subprocess.Popen[str]
-    host: str = ""
-    port: int = 0
-    lines: list[str] = field(default_factory=list)
-    reader: threading.Thread | None = None
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Send `sig`, wait for the exit, and release the stderr pipe."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        code = self.process.wait(timeout=30)
-        if self.reader is not None:
-            self.reader.join(timeout=30)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-        return code
-
-
-def start_server(config: Path, cwd: Path) -> Server:
-    """Start the service on a free port and wait for its "listening" line."""
-    env = {k: v for k, v in os.environ.items() if k != "FMT_CONFIG"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fmt_plugin",
-            "--config",
-            str(config),
-            "serve",
-            "--mllp-port",
-            "0",
-        ],
-        cwd=cwd,
-        env=env,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
-    server = Server(process)
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            server.lines.append(line)
-            match = LISTENING.search(line)
-            if match:
-                server.host, server.port = match.group(1), int(match.group(2))
-                ready.set()
-        ready.set()  # the process ended: let the waiter see it
-
-    server.reader = threading.Thread(target=read, daemon=True)
-    server.reader.start()
-    if not ready.wait(START_TIMEOUT_S) or not server.port:
-        server.stop(signal.SIGKILL)
-        pytest.fail("serve did not start:\n" + "".join(server.lines))
-    return server
+from service_process import Server, start_server
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -89,8 +90,12 @@ async def deliver_due(
     *,
     now: datetime,
     retry: RetryPolicy,
+    stop: threading.Event | None = None,
 ) -> DeliveryReport:
     """Try every message due at `now` once, through the first channel that can take it.
+
+    When `stop` is set (the service is shutting down), the message being handed over is
+    finished and recorded, and the others wait for the next run.
 
     Channels are tried in the given order, skipping those that cannot reach the patient or
     already rejected this message for good. A message whose patient left the roster or
@@ -102,6 +107,8 @@ async def deliver_due(
     report = DeliveryReport()
     active = set(store.patient_ids(active_only=True))
     for entry in store.outbox.due(now):
+        if stop is not None and stop.is_set():
+            break
         outcome = await _deliver(store, entry, channels, practice, active, now, retry)
         report.count(outcome)
     return report

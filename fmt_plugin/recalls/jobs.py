@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from fmt_plugin.recalls.delivery import DeliveryReport
 from fmt_plugin.timezone import PARIS
 
 log = logging.getLogger(__name__)
+
+#: Set by the service when it shuts down: a delivery run finishes the message it is handing
+#: over and leaves the rest for the next run. A process-wide event because APScheduler calls
+#: jobs by their textual reference with pickled arguments, which an Event cannot be.
+stopping = threading.Event()
 
 
 def plan_recalls_job(config_path: str) -> None:
@@ -61,7 +67,7 @@ def run_delivery(config_path: Path, now: datetime) -> DeliveryReport | None:
     with open_installation(config_path) as installation:
         if not may_send_at(now, installation.config.recalls):
             return None
-        report = asyncio.run(runner.deliver(installation, now))
+        report = asyncio.run(runner.deliver(installation, now, stopping))
         if report.total:
             log.info(
                 "recall delivery: %d sent, %d to retry, %d dead, %d uncertain",

@@ -6,6 +6,7 @@ offer; the CLI and the scheduler's jobs both go through here.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -92,14 +93,20 @@ def queue(
     )
 
 
-async def deliver(installation: Installation, now: datetime) -> DeliveryReport:
-    """Deliver every outbox message due at `now` (sending hours are the caller's concern)."""
+async def deliver(
+    installation: Installation, now: datetime, stop: threading.Event | None = None
+) -> DeliveryReport:
+    """Deliver every outbox message due at `now` (sending hours are the caller's concern).
+
+    `stop`, once set, ends the run after the message being handed over.
+    """
     return await deliver_due(
         installation.store,
         recall_channels(installation),
         practice_contact(installation),
         now=now,
         retry=retry_policy(installation.config.recalls),
+        stop=stop,
     )
 
 
