@@ -232,6 +232,9 @@ unsupported_version_ack = "AR"
 lead_days = 30
 reminder_after_days = 30
 max_steps = 2
+# Âge à partir duquel le patient reçoit ses rappels lui-même ; avant, ils s'adressent à ses
+# parents (à l'adresse de l'enfant).
+adult_age = 18
 # Planification quotidienne (jours ouvrés, jamais les jours fériés) et envois, toutes les
 # delivery_every_minutes minutes, aux heures et jours indiqués seulement.
 planning_time = "08:00"
@@ -247,13 +250,31 @@ alsace_moselle = false
 retry_base_s = 300
 retry_max_s = 21600
 max_attempts = 6
+# Instantané nocturne des taux d'atteinte par indicateur (historique).
+snapshot_time = "02:00"
 # Tâches planifiées (aucune donnée patient dans ce fichier).
 jobstore = "jobs.sqlite3"
+
+[http]
+# Page d'état locale du service : /health (200 si tout fonctionne, 503 sinon) pour la
+# supervision, /status (JSON : version, adaptateurs, messages du jour, rappels par état,
+# prochaines tâches). Aucune donnée patient. Laissez-la sur 127.0.0.1.
+enabled = true
+host = "127.0.0.1"
+port = 8575
+
+[service]
+# À l'arrêt (SIGTERM, Ctrl-C) : délai maximal, en secondes, pour terminer les messages en
+# cours et l'envoi en cours avant de fermer la base. Au-delà, arrêt forcé sans perte : un
+# message non acquitté sera renvoyé par l'expéditeur, un rappel interrompu est signalé.
+shutdown_timeout_s = 10
 
 [channels.file]
 # Canal « fichier » : chaque rappel est écrit en .eml dans ce dossier au lieu d'être envoyé,
 # pour voir ce que le cabinet enverrait. Retirez cette section quand MSSanté est configuré.
 folder = "outbox"
+# Expéditeur écrit dans les fichiers (par défaut : celui de [channels.mssante], s'il existe).
+# sender = "cabinet.dupont@medecin.mssante.fr"
 
 # Canal MSSanté : envoi SMTP avec le certificat logiciel IGC Santé de la BAL du cabinet.
 # [channels.mssante]
@@ -265,6 +286,14 @@ folder = "outbox"
 # ca_file = "/etc/fmt/igc-sante-ca.pem"
 # sender = "cabinet.dupont@medecin.mssante.fr"
 # address_template = "{{ins}}@patient.mssante.fr"
+# Phrase de passe de la clé privée, si elle est chiffrée (jamais en clair ici).
+# client_key_passphrase = {{ "$env" = "FMT_MSSANTE_KEY_PASSPHRASE" }}
+# Délai maximal d'un échange SMTP, en secondes.
+# timeout_s = 30
+# true : le patient ne peut pas répondre au message (en-tête X-MSS-MES: FIN).
+# reply_blocked = true
+# Référence du logiciel émetteur (en-tête X-MSS-NIL).
+# product_reference = "fmt-plugin/VERSION"
 
 # Adaptateur intégré « csv_roster » : la patientèle exportée par le logiciel médical
 # (patient_id,ins,nom,prenom,date_naissance,sexe,ald,conditions,flags,opposition,

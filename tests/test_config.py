@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from fmt_plugin.config import config_path_from, load_config
+from fmt_plugin.config import Section, config_path_from, load_config
 from fmt_plugin.errors import ConfigError, ExitStatus
 from fmt_plugin.scaffold import render_config
 
@@ -368,3 +370,55 @@ def test_shutdown_timeout_must_be_a_positive_number(tmp_path, value):
             )
         )
     assert error.value.key == "service.shutdown_timeout_s"
+
+
+def _documented_keys(text: str) -> set[str]:
+    """`table.key` of every setting the file shows, set or commented out."""
+    keys, table = set(), ""
+    for line in text.splitlines():
+        setting = line.removeprefix("# ").strip()
+        if header := re.fullmatch(r"\[([a-z0-9_.]+)\]", setting):
+            table = header.group(1)
+        elif key := re.fullmatch(r"([a-z_]+) = .+", setting):
+            keys.add(f"{table}.{key.group(1)}")
+    return keys
+
+
+def test_example_config_shows_every_setting_the_program_reads(
+    tmp_path, monkeypatch, public_scenario
+):
+    """Each key any table's reader asks for (MSSanté's included) is in the example file."""
+    from smtp_server import make_pki
+
+    from fmt_plugin.hooks.host import build_plugin_manager
+
+    asked: set[str] = set()
+    original = Section._get
+
+    def recording(self: Section, key: str, default: Any, expected: str) -> Any:
+        asked.add(self.dotted(key))
+        return original(self, key, default, expected)
+
+    monkeypatch.setattr(Section, "_get", recording)
+    pki = make_pki(tmp_path)
+    (tmp_path / "fmt.key").write_text("{}")
+    config_path = tmp_path / "fmt.toml"
+    config_path.write_text(
+        render_config(
+            store_path="fmt.sqlite3",
+            key_file="fmt.key",
+            roster=public_scenario / "roster.csv",
+            acts=public_scenario / "acts.csv",
+        )
+        + "\n[channels.mssante]\n"
+        'host = "127.0.0.1"\nsender = "cabinet@medecin.mssante.fr"\n'
+        f'client_cert = "{pki.client_cert}"\nclient_key = "{pki.client_key}"\n'
+        f'ca_file = "{pki.ca_file}"\n',
+        encoding="utf-8",
+    )
+    build_plugin_manager(load_config(config_path), load_entry_points=False)
+    tables = {key.rpartition(".")[0] for key in asked}
+    settings = {key for key in asked if key not in tables and "." in key}
+    example = Path(__file__).parents[1] / "config" / "fmt-plugin.example.toml"
+    missing = settings - _documented_keys(example.read_text(encoding="utf-8"))
+    assert missing == set()

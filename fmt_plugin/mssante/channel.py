@@ -11,11 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.policy import SMTP
 
-from fmt_plugin.errors import ConfigError, PermanentChannelError
+from fmt_plugin.errors import PermanentChannelError
 from fmt_plugin.model import Patient
 from fmt_plugin.mssante.address import patient_address
 from fmt_plugin.mssante.settings import MssanteSettings
-from fmt_plugin.mssante.tls import ClientCertificateError, client_ssl_context
 from fmt_plugin.mssante.transport import CHANNEL_NAME, MssanteTransport
 from fmt_plugin.recalls.letter import compose_letter
 from fmt_plugin.recalls.model import RecallMessage
@@ -44,21 +43,6 @@ class MssanteChannel:
 
     def __repr__(self) -> str:
         return f"MssanteChannel({self.settings.host}:{self.settings.port})"
-
-    def check(self) -> None:
-        """Load the certificates now; `ConfigError` naming the setting when one is unusable."""
-        settings = self.settings
-        try:
-            client_ssl_context(
-                ca_file=settings.ca_file,
-                client_cert=settings.client_cert,
-                client_key=settings.client_key,
-                passphrase=settings.client_key_passphrase,
-            )
-        except ClientCertificateError as exc:
-            raise ConfigError(
-                exc.reason, key=f"channels.{self.name}.{exc.setting}"
-            ) from exc
 
     def address(self, patient: Patient) -> str | None:
         """The patient's MSSanté address, or None (no roster address, no qualified INS)."""
