@@ -33,6 +33,7 @@ from fmt_plugin.preflight import Preflight, check_installation
 from fmt_plugin.recalls.delivery import recover_interrupted
 from fmt_plugin.receiver import IngestReceiver
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
+from fmt_plugin.systemd import notify
 from fmt_plugin.timezone import PARIS
 from fmt_plugin.web.server import StatusHttpServer
 
@@ -144,15 +145,21 @@ async def run_service(
             parts.status = _status_endpoint(http, parts, store_side)
             await parts.status.start()
             log.info("status endpoint on %s/status", parts.status.url)
+        ready = ServiceReady(
+            parts.listener.host,
+            parts.listener.port,
+            parts.status.url if parts.status else None,
+        )
+        notify("READY=1", f"STATUS=HL7 sur le port {ready.mllp_port}")
         if on_ready is not None:
-            status_url = parts.status.url if parts.status else None
-            on_ready(ServiceReady(parts.listener.host, parts.listener.port, status_url))
+            on_ready(ready)
         await stop.wait()
     except BaseException:
         # Start-up failed or was cancelled: undo what was started (nothing is in flight).
         await parts.stop(grace_s=0)
         raise
     log.info("stopping: finishing messages in flight and the current delivery")
+    notify("STOPPING=1")
     await _stop_within(parts, config.service.shutdown_timeout_s)
     log.info("stopped")
 

@@ -41,13 +41,20 @@ class Server:
         return code
 
 
-def start_server(config: Path, cwd: Path, *, python_path: Path | None = None) -> Server:
+def start_server(
+    config: Path,
+    cwd: Path,
+    *,
+    python_path: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Server:
     """Start the service on free ports; return once its status endpoint is up.
 
     The status endpoint starts last, so its log line means every part is up.
     `python_path` is prepended to PYTHONPATH (for an adapter module the test wrote).
     """
     env = {k: v for k, v in os.environ.items() if k != "FMT_CONFIG"}
+    env.update(extra_env or {})
     if python_path is not None:
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(python_path), env.get("PYTHONPATH")])

@@ -98,6 +98,9 @@ HARDENING = {
     "RestrictNamespaces": "yes",
     "RestrictSUIDSGID": "yes",
     "SystemCallArchitectures": "native",
+    # serve speaks sd_notify (fmt_plugin/systemd.py): started means listening.
+    "Type": "notify",
+    "NotifyAccess": "main",
     "Restart": "on-failure",
     "RestartPreventExitStatus": "2",
     "KillSignal": "SIGTERM",
