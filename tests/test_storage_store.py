@@ -123,6 +123,7 @@ def test_migrations_recorded_and_not_reapplied(store_path, keyring):
         (4, "recall_outbox"),
         (5, "rate_snapshots"),
         (6, "messages_received_index"),
+        (7, "indicator_statuses"),
     ]
     assert after == before
 

@@ -157,9 +157,14 @@ def fmt_status_changed(change: StatusChange) -> None:
     """Be told that an indicator's status changed for a patient (e.g. to update the EHR's dashboard).
 
     Notification: every adapter is called, once per change, after the new status was recorded.
+    The service's nightly status snapshot (`[recalls] snapshot_time`, 02:00 by default)
+    compares each patient's statuses with the previous night's: a new status or a new due
+    date is a change; a patient's first evaluation reports every indicator with `old_status`
+    None. An exception is logged (its type only) and the other changes are still notified.
     Must not block.
 
-    :param change: the patient id, indicator, old and new status and the date of evaluation.
+    :param change: the patient id, indicator, old (None: first known) and new status, the new
+        due date and the date of evaluation.
     :return: nothing.
     """
 

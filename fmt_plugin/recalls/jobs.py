@@ -19,6 +19,7 @@ from fmt_plugin.installation import open_installation
 from fmt_plugin.recalls import runner
 from fmt_plugin.recalls.calendar import is_planning_day, may_send_at
 from fmt_plugin.recalls.delivery import DeliveryReport
+from fmt_plugin.status_tracking import track_status_changes
 from fmt_plugin.timezone import PARIS
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def deliver_recalls_job(config_path: str) -> None:
 
 
 def snapshot_job(config_path: str) -> None:
-    """Nightly: keep the day's status counts per indicator (taux d'atteinte history)."""
+    """Nightly: keep the day's counts per indicator, and tell adapters which statuses changed."""
     run_snapshot(Path(config_path), datetime.now(PARIS))
 
 
@@ -89,3 +90,4 @@ def run_snapshot(config_path: Path, now: datetime) -> None:
             today, practice.rates.values(), taken_at=now
         )
         log.info("status snapshot for %s recorded", today)
+        track_status_changes(installation.store, installation.pm, practice)

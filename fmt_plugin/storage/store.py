@@ -31,6 +31,7 @@ from fmt_plugin.storage.inbox import Hl7Inbox
 from fmt_plugin.storage.keys import KeyRing
 from fmt_plugin.storage.outbox import RecallOutbox
 from fmt_plugin.storage.snapshots import RateSnapshots
+from fmt_plugin.storage.statuses import IndicatorStatuses
 
 PATIENTS = "patients"
 IDENTITY = "identity"
@@ -87,6 +88,7 @@ class Store:
         self.inbox = Hl7Inbox(conn, self._cipher)
         self.outbox = RecallOutbox(conn, self._cipher, self._audit, self._write)
         self.snapshots = RateSnapshots(conn, self._write)
+        self.statuses = IndicatorStatuses(conn, self._cipher, self._write)
 
     def __repr__(self) -> str:
         return f"<Store {self.path}>"
