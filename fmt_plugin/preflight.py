@@ -10,8 +10,11 @@ family, so the service refuses to start with one clear line.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
+from fmt_plugin.errors import ConfigError
 from fmt_plugin.evaluation import select_rule_pack
 from fmt_plugin.hooks.host import adapter_infos
 from fmt_plugin.installation import Installation
@@ -31,7 +34,7 @@ class Preflight:
 
 
 def check_installation(installation: Installation) -> Preflight:
-    """Check the rule packs, the channels and the MLLP TLS files; raise `ConfigError` if unusable."""
+    """Check rule packs, channels, MLLP TLS files and the job store; raise `ConfigError` if unusable."""
     config = installation.config
     pack = select_rule_pack(config, installation.pm)
     channels = recall_channels(installation)
@@ -40,8 +43,30 @@ def check_installation(installation: Installation) -> Preflight:
         if callable(check):
             check()
     mllp_ssl_context(config.mllp)
+    _check_jobstore(config.recalls.jobstore, config.path)
     return Preflight(
         pack=pack,
         adapters=tuple(adapter_infos(installation.pm)),
         channels=tuple(channel.name for channel in channels),
     )
+
+
+def _check_jobstore(path: Path | None, config_path: Path) -> None:
+    """The scheduler's job store must be creatable: SQLite would fail deep in SQLAlchemy."""
+    if path is None:
+        return
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(
+            f"le dossier {folder} n'existe pas",
+            path=config_path,
+            key="recalls.jobstore",
+            expected="un dossier existant",
+        )
+    writable = path if path.exists() else folder
+    if not os.access(writable, os.W_OK):
+        raise ConfigError(
+            f"{writable} non accessible en écriture",
+            path=config_path,
+            key="recalls.jobstore",
+        )

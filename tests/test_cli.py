@@ -151,6 +151,30 @@ def test_check_config_lists_adapters_and_store(run_cli, public_scenario):
         assert name in result.stdout
 
 
+def test_check_config_checks_the_recall_channels(run_cli, public_scenario):
+    """check-config runs serve's pre-flight: the file outbox is checked and named."""
+    run_cli(*init_args(public_scenario))
+    result = run_cli("--config", "inst/fmt.toml", "check-config")
+    assert result.returncode == 0, result.stderr
+    assert "Canaux de rappel vérifiés : file" in result.stdout
+
+
+def test_check_config_refuses_what_serve_would_refuse(
+    run_cli, public_scenario, tmp_path
+):
+    """A job store in a missing folder fails check-config as it fails serve (exit 2)."""
+    run_cli(*init_args(public_scenario))
+    config = tmp_path / "inst" / "fmt.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace('jobstore = "jobs.sqlite3"', 'jobstore = "absent/jobs.sqlite3"'),
+        encoding="utf-8",
+    )
+    result = run_cli("--config", config, "check-config")
+    assert result.returncode == 2
+    assert "recalls.jobstore" in result.stderr
+
+
 def test_missing_config_option_is_a_usage_error(run_cli):
     """Without --config nor FMT_CONFIG the command exits 2 and says how to fix it."""
     result = run_cli("check-config")

@@ -272,3 +272,16 @@ def test_serve_gives_up_after_the_shutdown_bound_and_says_so(scenario_config, tm
     errors = "".join(server.lines)
     assert code == 1
     assert "service.shutdown_timeout_s" in errors
+
+
+def test_start_up_refuses_a_job_store_in_a_missing_folder(scenario_config):
+    """The scheduler's job store under a folder that does not exist: refused, key named."""
+    text = scenario_config.read_text(encoding="utf-8")
+    scenario_config.write_text(
+        text.replace('jobstore = "jobs.sqlite3"', 'jobstore = "absent/jobs.sqlite3"'),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as error:
+        serve_during(scenario_config, _never)
+    assert error.value.key == "recalls.jobstore"
+    assert error.value.path == scenario_config
