@@ -16,6 +16,7 @@ from pathlib import Path
 from fmt_plugin import __version__
 from fmt_plugin.bulk_import import import_files, input_files
 from fmt_plugin.config import CONFIG_ENV_VAR, config_path_from, load_config
+from fmt_plugin.demo.command import add_demo_command
 from fmt_plugin.errors import (
     ConfigError,
     ExitStatus,
@@ -192,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(handler=cmd_override_revoke)
 
     _add_hl7_commands(commands, common)
+    add_demo_command(commands)
 
     audit = commands.add_parser("audit", help="journal d'audit")
     audit_commands = audit.add_subparsers(title="commandes", metavar="COMMANDE")

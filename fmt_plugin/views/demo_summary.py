@@ -1,0 +1,168 @@
+"""What `fmt-plugin demo` prints: the installation, the HL7 replay, the indicators, the recalls.
+
+The indicator table is what a GP looks at first: per indicator, the patients by status and the
+taux d'atteinte (fait / (fait + à vérifier)), then the potentiel FMT in euros. Counts only:
+no patient is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from fmt_plugin.demo.practice import DemoSettings
+from fmt_plugin.demo.sender import SendReport
+from fmt_plugin.evaluation import PracticeEvaluation
+from fmt_plugin.recalls.delivery import DeliveryReport
+from fmt_plugin.rules.rates import fmt_potential
+from fmt_plugin.service import ServiceReady
+from fmt_plugin.storage.store import SyncSummary
+from fmt_plugin.views.french import day, number
+
+#: The ACK codes a replay shows even when none came back, in this order.
+ACK_CODES = ("AA", "AE", "AR")
+STATUS_HEADERS = ("fait", "à vérifier", "à venir", "exclu", "taux d'atteinte")
+
+
+def render_installation(folder: Path, created: bool) -> str:
+    """Which installation the demo uses."""
+    what = "créée" if created else "reprise (rien n'est envoyé ni compté deux fois)"
+    return f"Démonstration fmt-plugin — installation {what} : {folder}\n"
+
+
+def render_roster(
+    settings: DemoSettings, patients: int, sync: SyncSummary, problems: int
+) -> str:
+    """The synthetic patientèle and what its sync changed."""
+    text = (
+        f"Patientèle fictive : {number(patients)} patients (tirage n° {settings.seed}, "
+        f"historique de 3 ans arrêté au {day(settings.reference_date)}) — "
+        f"{number(sync.added)} ajoutés, {number(sync.updated)} modifiés, "
+        f"{number(sync.unchanged)} inchangés\n"
+    )
+    if problems:
+        text += f"  {number(problems)} enregistrement(s) écarté(s)\n"
+    return text
+
+
+def render_service(ready: ServiceReady) -> str:
+    """Where the service started listening."""
+    text = f"Service démarré : HL7 (MLLP) sur {ready.mllp_host}:{ready.mllp_port}"
+    if ready.http_url:
+        text += f", état sur {ready.http_url}"
+    return text + "\n"
+
+
+def render_sending(messages: int) -> str:
+    """Announce the replay (it takes a few seconds)."""
+    return (
+        f"Envoi de {number(messages)} messages HL7 (résultats de laboratoire et "
+        "vaccinations sur 3 ans) au service…\n"
+    )
+
+
+def render_replay(
+    report: SendReport, before: Mapping[str, int], after: Mapping[str, int]
+) -> str:
+    """The ACKs received, and what the store kept of the messages."""
+    codes = dict.fromkeys(ACK_CODES, 0) | dict(report.ack_codes)
+    acks = ", ".join(f"{number(count)} {code}" for code, count in codes.items())
+    if report.unanswered:
+        acks += f", {number(report.unanswered)} sans réponse"
+    accepted = after["accepted"] - before["accepted"]
+    duplicates = after["duplicates"] - before["duplicates"]
+    quarantined = after["quarantined"] - before["quarantined"]
+    return (
+        f"\nMessages HL7 : {number(report.sent)} envoyés ; accusés de réception : {acks}\n"
+        f"  {number(accepted)} intégrés, {number(duplicates)} déjà reçus (gardés une "
+        f"seule fois), {number(quarantined)} mis en quarantaine (patient inconnu du "
+        f"cabinet) ; {number(after['quarantined'])} en quarantaine au total\n"
+    )
+
+
+def render_indicators(evaluation: PracticeEvaluation) -> str:
+    """Per indicator: patients by status and the taux d'atteinte; then the potentiel FMT."""
+    pack = evaluation.pack
+    rates = evaluation.rates
+    rows: list[tuple[str, ...]] = [("Indicateur", *STATUS_HEADERS)]
+    for indicator, rate in rates.items():
+        counts = (rate.fait, rate.a_verifier, rate.a_venir, rate.exclu)
+        rows.append(
+            (pack.indicator(indicator).label, *map(number, counts), percent(rate.taux))
+        )
+    potential = fmt_potential(pack, rates.values())
+    return (
+        f"\nIndicateurs au {day(evaluation.as_of)} (jeu {pack.id}, "
+        f"{number(len(evaluation.patients))} patients) :\n"
+        + "".join(f"  {line}\n" for line in _aligned(rows))
+        + f"Potentiel FMT : {number(potential.earned_eur)} € acquis "
+        f"({number(potential.fait)} indicateurs faits), "
+        f"{number(potential.missed_eur)} € à aller chercher "
+        f"({number(potential.a_verifier)} à vérifier)\n"
+    )
+
+
+def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """The label column left-aligned, the numbers right-aligned under their headers."""
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return [
+        "  ".join(
+            [row[0].ljust(widths[0])]
+            + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True)]
+        )
+        for row in rows
+    ]
+
+
+def percent(rate: float | None) -> str:
+    """`51,2 %` (French decimal comma); `—` when nobody counts."""
+    if rate is None:
+        return "—"
+    return f"{rate * 100:.1f} %".replace(".", ",")
+
+
+def render_recalls(
+    queued: int, delivery: DeliveryReport, folder: Path | None, files: int
+) -> str:
+    """The recall run: messages written this time, and where."""
+    where = (
+        f"dans {folder} ({number(files)} fichiers .eml au total)"
+        if folder is not None
+        else "(aucun dossier : canal « file » non configuré)"
+    )
+    text = (
+        f"\nRappels : {number(queued)} nouveaux planifiés, {number(delivery.sent)} "
+        f"écrits {where}\n"
+    )
+    problems = delivery.failed + delivery.dead + delivery.uncertain
+    if problems:
+        text += (
+            f"  {number(problems)} non écrits (à réessayer, abandonnés ou incertains) : "
+            "fmt-plugin recalls list\n"
+        )
+    return text
+
+
+def render_elapsed(seconds: float) -> str:
+    """How long the demo took to get here."""
+    shown = f"{seconds:.1f}".replace(".", ",")
+    return f"\nDémonstration prête en {shown} s.\n"
+
+
+def render_serving(ready: ServiceReady) -> str:
+    """The service keeps running: how to reach it, how to stop it."""
+    return (
+        f"Le service continue d'écouter (HL7 sur {ready.mllp_host}:{ready.mllp_port}"
+        + (f", état sur {ready.http_url}" if ready.http_url else "")
+        + ") ; Ctrl-C pour l'arrêter.\n"
+    )
+
+
+def render_stopping() -> str:
+    """`--once`: the service stops after the summary."""
+    return "Service arrêté (--once).\n"
+
+
+def render_interrupted() -> str:
+    """Ctrl-C before the summary."""
+    return "Démonstration interrompue ; service arrêté.\n"
