@@ -14,6 +14,7 @@ from fmt_plugin.demo.practice import DemoSettings
 from fmt_plugin.errors import ConfigError
 from fmt_plugin.hooks.host import adapter_infos, build_plugin_manager
 from fmt_plugin.roster import collect_roster
+from fmt_plugin.testing import checks
 
 REFERENCE = date(2026, 3, 15)
 SMALL = DemoSettings(reference_date=REFERENCE, seed=11, patients=200)
@@ -99,3 +100,20 @@ def test_unknown_key_is_refused(tmp_path: Path):
     table = "[adapters.demo]\nreference_date = 2026-03-15\npatient = 10\n"
     with pytest.raises(ConfigError, match=r"adapters\.demo\.patient"):
         manager(tmp_path, table)
+
+
+def test_demo_adapter_passes_the_conformance_checks(tmp_path: Path):
+    """The vendors' conformance checks (those that apply to a built-in) pass on it."""
+    (tmp_path / "fmt.key").write_bytes(b"")
+    path = tmp_path / "fmt.toml"
+    path.write_text(f'[store]\nkey_file = "fmt.key"\n\n{config_block(SMALL)}', "utf-8")
+    config = load_config(path)
+    pm = checks.check_adapter_loads(config, "demo")
+    checks.check_adapter_info(pm, "demo")
+    batch = checks.check_roster(pm, "demo", REFERENCE)
+    patient_ids = [p.patient_id for p in batch.patients]
+    checks.check_patient_acts(pm, "demo", patient_ids)
+    checks.check_patient_acts_since(pm, "demo", patient_ids)
+    checks.check_patient_acts_of_unknown_patient(pm, "demo")
+    checks.check_configure_refuses_unknown_key(pm, "demo", config)
+    checks.check_unconfigured_adapter_stays_inactive(pm, "demo", config, REFERENCE)
