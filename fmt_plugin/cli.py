@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import logging
 import os
 import sys
@@ -28,6 +27,7 @@ from fmt_plugin.errors import (
 from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
 from fmt_plugin.gc_tuning import tuned_for_throughput
 from fmt_plugin.installation import Installation, open_installation
+from fmt_plugin.invocation import current_actor, iso_date_argument
 from fmt_plugin.logs import configure_logging
 from fmt_plugin.preflight import check_installation
 from fmt_plugin.recalls import runner
@@ -37,7 +37,7 @@ from fmt_plugin.rules import Override, OverrideKind
 from fmt_plugin.scaffold import InitOptions, init_installation
 from fmt_plugin.service import installation_ingestor, run_service
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
-from fmt_plugin.timezone import PARIS
+from fmt_plugin.timezone import PARIS, today_in_paris
 from fmt_plugin.views.hl7_inbox import (
     ProgressLine,
     render_import_summary,
@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--acts", type=Path, metavar="FICHIER.csv")
     init.add_argument("--practice-name", default="", metavar="NOM")
     init.add_argument(
+        "--practice-phone",
+        default="",
+        metavar="TÉLÉPHONE",
+        help="téléphone du cabinet, écrit dans chaque rappel",
+    )
+    init.add_argument(
         "--passphrase-env",
         metavar="VARIABLE",
         help="protéger le fichier de clés par la phrase de passe de cette variable",
@@ -127,13 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     sync = commands.add_parser(
         "sync", parents=[common], help="charger la patientèle depuis les adaptateurs"
     )
-    sync.add_argument("--as-of", type=_iso_date, metavar="AAAA-MM-JJ")
+    sync.add_argument("--as-of", type=iso_date_argument, metavar="AAAA-MM-JJ")
     sync.set_defaults(handler=cmd_sync)
 
     report = commands.add_parser(
         "report", parents=[common], help="statut des indicateurs de toute la patientèle"
     )
-    report.add_argument("--as-of", type=_iso_date, metavar="AAAA-MM-JJ")
+    report.add_argument("--as-of", type=iso_date_argument, metavar="AAAA-MM-JJ")
     report.add_argument("--indicator", metavar="INDICATEUR")
     report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument(
@@ -149,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         "patient", parents=[common], help="suivi prévention d'un patient"
     )
     patient.add_argument("patient_id", metavar="PATIENT_ID")
-    patient.add_argument("--as-of", type=_iso_date, metavar="AAAA-MM-JJ")
+    patient.add_argument("--as-of", type=iso_date_argument, metavar="AAAA-MM-JJ")
     patient.set_defaults(handler=cmd_patient)
 
     override = commands.add_parser(
@@ -166,14 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     override.add_argument("--author", metavar="AUTEUR", help="défaut : l'utilisateur")
     override.add_argument(
         "--date",
-        type=_iso_date,
+        type=iso_date_argument,
         metavar="AAAA-MM-JJ",
         help="date de l'acte (fait_ailleurs) ou fin du report (report)",
     )
-    override.add_argument("--expires", type=_iso_date, metavar="AAAA-MM-JJ")
+    override.add_argument("--expires", type=iso_date_argument, metavar="AAAA-MM-JJ")
     override.add_argument(
         "--recorded-on",
-        type=_iso_date,
+        type=iso_date_argument,
         metavar="AAAA-MM-JJ",
         help="date de la décision, si elle a été prise avant sa saisie (défaut : aujourd'hui)",
     )
@@ -266,13 +272,13 @@ def _add_recall_commands(
         parents=[common],
         help="montrer les rappels à envoyer (rien n'est écrit)",
     )
-    plan.add_argument("--as-of", type=_iso_date, metavar="AAAA-MM-JJ")
+    plan.add_argument("--as-of", type=iso_date_argument, metavar="AAAA-MM-JJ")
     plan.add_argument("--format", choices=("text", "json"), default="text")
     plan.set_defaults(handler=cmd_recalls_plan)
     run = recall_commands.add_parser(
         "run", parents=[common], help="planifier et envoyer maintenant"
     )
-    run.add_argument("--as-of", type=_iso_date, metavar="AAAA-MM-JJ")
+    run.add_argument("--as-of", type=iso_date_argument, metavar="AAAA-MM-JJ")
     run.set_defaults(handler=cmd_recalls_run)
     listing = recall_commands.add_parser(
         "list", parents=[common], help="lister les rappels de la file d'envoi"
@@ -288,28 +294,6 @@ def _add_recall_commands(
     )
     retry.add_argument("recall_id", type=int, metavar="ID")
     retry.set_defaults(handler=cmd_recalls_retry)
-
-
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"date invalide {text!r}, attendu AAAA-MM-JJ"
-        ) from None
-
-
-def today_in_paris() -> date:
-    """The calendar date in Europe/Paris, the default `as_of` of every command."""
-    return datetime.now(PARIS).date()
-
-
-def _actor() -> str:
-    """Who runs the command, for the audit log."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no passwd entry (containers): still audit the action
-        return "cli"
 
 
 def _with_installation(
@@ -329,8 +313,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         acts=args.acts,
         passphrase_env=args.passphrase_env,
         practice_name=args.practice_name,
+        practice_phone=args.practice_phone,
     )
-    config_path = init_installation(options, actor=_actor())
+    config_path = init_installation(options, actor=current_actor())
     folder = config_path.parent
     print(f"Installation créée dans {folder}")
     print(f"  configuration : {config_path}")
@@ -387,7 +372,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def _sync_roster(installation: Installation, as_of: date) -> None:
     roster = collect_roster(installation.pm, as_of)
-    summary = installation.store.sync_roster(roster.patients, actor=_actor())
+    summary = installation.store.sync_roster(roster.patients, actor=current_actor())
     sources = ", ".join(roster.sources) or "aucun adaptateur"
     print(
         f"Patientèle synchronisée ({sources}) : {len(roster.patients)} patients — "
@@ -473,13 +458,13 @@ def cmd_override(args: argparse.Namespace) -> int:
                 patient_id=args.patient_id,
                 indicator=args.indicator,
                 kind=kind,
-                author=args.author or _actor().removeprefix("cli:"),
+                author=args.author or current_actor().removeprefix("cli:"),
                 recorded_on=recorded_on,
                 reason=args.reason,
                 date=args.date,
                 expires=args.expires,
             ),
-            actor=_actor(),
+            actor=current_actor(),
         )
         print(
             f"Décision n° {saved.override_id} enregistrée pour le patient "
@@ -554,7 +539,7 @@ def cmd_override_revoke(args: argparse.Namespace) -> int:
     """Revoke a practice decision by its number (audited; the record is kept)."""
 
     def revoke(installation: Installation) -> int:
-        installation.store.revoke_override(args.override_id, actor=_actor())
+        installation.store.revoke_override(args.override_id, actor=current_actor())
         print(f"Décision n° {args.override_id} révoquée.")
         return ExitStatus.OK
 
@@ -612,7 +597,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.finish()
         installation.store.record_admin_action(
-            actor=_actor(),
+            actor=current_actor(),
             action="hl7.import",
             detail=(
                 f"messages={summary.messages} accepted={summary.accepted} "
@@ -655,7 +640,7 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
             print("Quarantaine vide : rien à rejouer.")
             return ExitStatus.OK
         ingestor = installation_ingestor(installation)
-        results = ingestor.replay(ids, actor=_actor())
+        results = ingestor.replay(ids, actor=current_actor())
         sys.stdout.write(render_replay(results))
         return ExitStatus.OK if all(r.accepted for r in results) else ExitStatus.FAILURE
 
@@ -712,7 +697,7 @@ def cmd_recalls_retry(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"rappel n° {args.recall_id} inconnu (voir « fmt-plugin recalls list »)"
             )
-        outbox.retry(args.recall_id, actor=_actor(), now=datetime.now(PARIS))
+        outbox.retry(args.recall_id, actor=current_actor(), now=datetime.now(PARIS))
         print(f"Rappel n° {args.recall_id} remis en file d'envoi.")
         return ExitStatus.OK
 

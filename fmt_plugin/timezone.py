@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
+
+
+def today_in_paris() -> date:
+    """The calendar date in Europe/Paris, the default `as_of` of every command.
+
+    For entry points only: rule code takes `as_of` from its caller and never reads the clock.
+    """
+    return datetime.now(PARIS).date()

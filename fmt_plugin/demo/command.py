@@ -8,16 +8,14 @@ from pathlib import Path
 
 from fmt_plugin.demo.run import DEFAULT_DIRECTORY, DemoOptions, run_demo
 from fmt_plugin.errors import ExitStatus
+from fmt_plugin.invocation import current_actor, iso_date_argument
+from fmt_plugin.timezone import today_in_paris
 
 
 def add_demo_command(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
     """Register `demo` among the CLI's sub-commands."""
-    # The CLI's own date parser; imported here because the CLI imports this module, and is
-    # complete by the time it builds its parser.
-    from fmt_plugin.cli import _iso_date
-
     demo = commands.add_parser(
         "demo",
         help="cabinet de démonstration : patientèle fictive, messages HL7, rappels",
@@ -41,7 +39,7 @@ def add_demo_command(
     )
     demo.add_argument(
         "--as-of",
-        type=_iso_date,
+        type=iso_date_argument,
         metavar="AAAA-MM-JJ",
         help="date d'évaluation et de planification (défaut : aujourd'hui)",
     )
@@ -67,8 +65,6 @@ def add_demo_command(
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo in DIR (see `fmt_plugin.demo.run`)."""
-    from fmt_plugin.cli import _actor, today_in_paris  # see add_demo_command
-
     options = DemoOptions(
         directory=args.directory,
         as_of=args.as_of or today_in_paris(),
@@ -77,5 +73,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         verbose=args.verbose,
     )
-    run_demo(options, sys.stdout, actor=_actor())
+    run_demo(options, sys.stdout, actor=current_actor())
     return ExitStatus.OK
