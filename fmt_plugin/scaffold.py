@@ -24,6 +24,7 @@ class InitOptions:
     acts: Path | None = None
     passphrase_env: str | None = None
     practice_name: str = ""
+    practice_phone: str = ""
     #: Replaces the commented `[adapters.csv_roster]` block (e.g. `[adapters.demo]`).
     adapter_block: str | None = None
     #: The `init` audit entry's detail: which adapter the installation was created with.
@@ -64,6 +65,7 @@ def init_installation(options: InitOptions, *, actor: str) -> Path:
             acts=acts,
             passphrase_env=options.passphrase_env,
             practice_name=options.practice_name,
+            practice_phone=options.practice_phone,
             adapter_block=options.adapter_block,
         ),
         encoding="utf-8",
@@ -118,6 +120,7 @@ def render_config(
     acts: Path | None = None,
     passphrase_env: str | None = None,
     practice_name: str = "",
+    practice_phone: str = "",
     adapter_block: str | None = None,
 ) -> str:
     """The annotated configuration file; every setting is present or shown commented out."""
@@ -130,7 +133,8 @@ def render_config(
         roster_block = adapter_block
     elif roster is not None:
         roster_block = (
-            "[adapters.csv_roster]\n" + f"roster = {_toml_string(str(roster))}\n"
+            _CSV_ROSTER_COMMENT
+            + "[adapters.csv_roster]\n" + f"roster = {_toml_string(str(roster))}\n"
         )
         roster_block += (
             f"acts = {_toml_string(str(acts))}\n"
@@ -139,18 +143,26 @@ def render_config(
         )
     else:
         roster_block = (
-            "# [adapters.csv_roster]\n"
+            _CSV_ROSTER_COMMENT
+            + "# [adapters.csv_roster]\n"
             '# roster = "/chemin/vers/patients.csv"\n'
             '# acts = "/chemin/vers/actes.csv"\n'
         )
     return _TEMPLATE.format(
         practice_name=_toml_string(practice_name),
+        practice_phone=_toml_string(practice_phone),
         store_path=_toml_string(store_path),
         key_file=_toml_string(key_file),
         passphrase_line=passphrase_line,
         roster_block=roster_block,
     )
 
+
+_CSV_ROSTER_COMMENT = """\
+# Adaptateur intégré « csv_roster » : la patientèle exportée par le logiciel médical
+# (patient_id,ins,nom,prenom,date_naissance,sexe,ald,conditions,flags,opposition,
+# mssante,email,telephone) et, facultativement, ses actes (patient_id,date,system,code).
+"""
 
 _TEMPLATE = """\
 # Configuration de fmt-plugin (suivi des indicateurs du Forfait Médecin Traitant).
@@ -163,7 +175,7 @@ _TEMPLATE = """\
 # Nom du cabinet, tel qu'il apparaîtra dans les rappels envoyés aux patients.
 name = {practice_name}
 # Téléphone du cabinet, indiqué dans chaque rappel pour prendre rendez-vous.
-phone = ""
+phone = {practice_phone}
 # Autorités d'affectation (nom ou OID, PID-3.4 en HL7) sous lesquelles l'identifiant
 # « PI » d'un message est l'identifiant patient du cabinet. Vide : seul l'INS rapproche.
 patient_id_authorities = []
@@ -295,7 +307,4 @@ folder = "outbox"
 # Référence du logiciel émetteur (en-tête X-MSS-NIL).
 # product_reference = "fmt-plugin/VERSION"
 
-# Adaptateur intégré « csv_roster » : la patientèle exportée par le logiciel médical
-# (patient_id,ins,nom,prenom,date_naissance,sexe,ald,conditions,flags,opposition,
-# mssante,email,telephone) et, facultativement, ses actes (patient_id,date,system,code).
 {roster_block}"""

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fmt_plugin import __version__
+from fmt_plugin.config import load_config
 
 
 def init_args(public_scenario: Path, directory: str = "inst") -> list[str | Path]:
@@ -281,3 +282,11 @@ def test_python_dash_m_and_console_script_agree(tmp_path):
         [script, "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == f"fmt-plugin {__version__}"
+
+
+def test_init_writes_the_practice_phone_recalls_will_print(run_cli, tmp_path):
+    """`init --practice-phone` fills `[practice] phone`, which every recall prints."""
+    result = run_cli("init", "inst", "--practice-phone", "01 99 00 00 00")
+    assert result.returncode == 0, result.stderr
+    config = load_config(tmp_path / "inst" / "fmt.toml")
+    assert config.practice.phone == "01 99 00 00 00"

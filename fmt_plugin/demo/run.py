@@ -37,8 +37,6 @@ from fmt_plugin.demo.sender import SendReport, send_messages
 from fmt_plugin.errors import ConfigError
 from fmt_plugin.evaluation import (
     PracticeEvaluation,
-    evaluate_practice,
-    select_rule_pack,
 )
 from fmt_plugin.gc_tuning import tuned_for_throughput
 from fmt_plugin.installation import Installation, open_installation
@@ -54,6 +52,8 @@ from fmt_plugin.timezone import PARIS
 from fmt_plugin.views import demo_summary
 
 DEFAULT_DIRECTORY = Path("demo-fmt")
+#: In the range ARCEP reserves for fiction (01 99 00 xx xx): nobody can be called by mistake.
+PRACTICE_PHONE = "01 99 00 00 00"
 PRACTICE_NAME = "Cabinet de démonstration"
 #: Concurrent MLLP connections of the replay: a few labs and pharmacies sending at once.
 SENDERS = 8
@@ -125,6 +125,7 @@ def prepare_installation(directory: Path, as_of: date, actor: str) -> tuple[Path
     options = InitOptions(
         directory=directory,
         practice_name=PRACTICE_NAME,
+        practice_phone=PRACTICE_PHONE,
         adapter_block=config_block(DemoSettings(reference_date=as_of)),
         origin=ADAPTER_NAME,
     )
@@ -340,12 +341,10 @@ def _recalls_and_statuses(installation: Installation, as_of: date) -> Results:
     queued = runner.queue(installation, plan, now)
     # This thread has no event loop: the delivery gets one of its own.
     delivery = asyncio.run(runner.deliver(installation, now))
-    pack = select_rule_pack(installation.config, installation.pm)
-    evaluation = evaluate_practice(installation.store, installation.pm, pack, as_of)
     folder = _outbox_folder(installation)
     files = len(list(folder.glob("*.eml"))) if folder and folder.is_dir() else 0
     return Results(
-        evaluation=evaluation,
+        evaluation=plan.practice,
         queued=len(queued),
         delivery=delivery,
         outbox_folder=folder,
