@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from fmt_plugin.config import RecallSettings
-from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
+from fmt_plugin.evaluation import (
+    PracticeEvaluation,
+    evaluate_practice,
+    select_rule_pack,
+)
 from fmt_plugin.installation import Installation
 from fmt_plugin.model import Patient, RecallChannel
 from fmt_plugin.recalls.delivery import (
@@ -34,6 +38,8 @@ class RecallPlan:
     as_of: date
     recalls: tuple[PlannedRecall, ...]
     channels: dict[str, str | None]  # patient id → first channel that reaches them
+    #: The evaluation the plan was made from (for callers that also show the statuses).
+    practice: PracticeEvaluation = field(repr=False, compare=False)
 
 
 def recall_channels(installation: Installation) -> list[RecallChannel]:
@@ -80,6 +86,7 @@ def plan(installation: Installation, as_of: date) -> RecallPlan:
             )
             for recall in recalls
         },
+        practice,
     )
 
 
