@@ -27,3 +27,16 @@ def test_ci_runs_the_readme_test_command_word_for_word():
     test_command = quick_start_commands()[1]
     assert "pytest" in test_command
     assert test_command in ci.splitlines()
+
+
+def test_the_first_command_installs_and_runs_the_demo_practice():
+    """The first command ends with `fmt-plugin demo`, which the real CLI parser accepts."""
+    from fmt_plugin.cli import build_parser
+    from fmt_plugin.demo.command import cmd_demo
+
+    first = quick_start_commands()[0]
+    assert "pip install ." in first
+    invocation = first.split("&&")[-1].split()
+    assert invocation[0].endswith("fmt-plugin")
+    args = build_parser().parse_args(invocation[1:])
+    assert args.handler is cmd_demo
