@@ -134,7 +134,8 @@ def render_config(
     elif roster is not None:
         roster_block = (
             _CSV_ROSTER_COMMENT
-            + "[adapters.csv_roster]\n" + f"roster = {_toml_string(str(roster))}\n"
+            + "[adapters.csv_roster]\n"
+            + f"roster = {_toml_string(str(roster))}\n"
         )
         roster_block += (
             f"acts = {_toml_string(str(acts))}\n"
@@ -143,8 +144,7 @@ def render_config(
         )
     else:
         roster_block = (
-            _CSV_ROSTER_COMMENT
-            + "# [adapters.csv_roster]\n"
+            _CSV_ROSTER_COMMENT + "# [adapters.csv_roster]\n"
             '# roster = "/chemin/vers/patients.csv"\n'
             '# acts = "/chemin/vers/actes.csv"\n'
         )

@@ -173,8 +173,10 @@ def test_status_carries_no_patient_identity(scenario_config):
 
 def test_http_can_be_switched_off(scenario_config):
     """`[http] enabled = false`: no status URL, the service still runs."""
-    with scenario_config.open("a", encoding="utf-8") as toml:
-        toml.write("\n[http]\nenabled = false\n")
+    text = scenario_config.read_text(encoding="utf-8")
+    scenario_config.write_text(
+        text.replace("enabled = true", "enabled = false", 1), encoding="utf-8"
+    )
 
     async def scenario(ready: ServiceReady) -> None:
         assert ready.http_url is None
@@ -258,7 +260,8 @@ def test_serve_gives_up_after_the_shutdown_bound_and_says_so(scenario_config, tm
     text = scenario_config.read_text(encoding="utf-8")
     text = text.replace("modules = []", 'modules = ["stuck_adapter"]')
     scenario_config.write_text(
-        text + "\n[service]\nshutdown_timeout_s = 1\n", encoding="utf-8"
+        text.replace("shutdown_timeout_s = 10", "shutdown_timeout_s = 1"),
+        encoding="utf-8",
     )
     server = start_server(scenario_config, tmp_path, python_path=adapters)
     with socket.create_connection((server.host, server.port), timeout=30) as client:
