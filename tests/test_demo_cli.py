@@ -197,8 +197,10 @@ def test_serves_until_interrupted(tmp_path: Path):
                 break
         assert "continue d'écouter" in lines[-1], "".join(lines)
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        rest, _ = process.communicate(timeout=60)
+        assert process.returncode == 0
+        assert rest.strip().endswith("Service arrêté.")
     finally:
         if process.poll() is None:
             process.kill()
-        process.communicate()
+            process.communicate()

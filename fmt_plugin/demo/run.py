@@ -248,6 +248,7 @@ async def _serve(
     finally:
         stop.set()
         await service
+    out.write(demo_summary.render_stopped())
 
 
 async def _first_of(*futures: asyncio.Future[Any], stop: asyncio.Event) -> None:

@@ -163,6 +163,11 @@ def render_stopping() -> str:
     return "Service arrêté (--once).\n"
 
 
+def render_stopped() -> str:
+    """Ctrl-C (or SIGTERM) after the summary: the service stopped cleanly."""
+    return "Service arrêté.\n"
+
+
 def render_interrupted() -> str:
     """Ctrl-C before the summary."""
     return "Démonstration interrompue ; service arrêté.\n"
