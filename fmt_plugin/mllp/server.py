@@ -182,6 +182,7 @@ class MllpServer:
                 f"impossible d'écouter sur {self._settings.host}:{self._settings.port}"
                 f" ({exc.strerror or type(exc).__name__})",
                 key="mllp.port",
+                expected="un port libre, ou l'option --mllp-port (0 : un port libre)",
             ) from exc
         # With a host that resolves to several addresses and port 0, each socket gets its own
         # port; `port` is the first one's.

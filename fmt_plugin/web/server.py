@@ -70,6 +70,7 @@ class StatusHttpServer:
                 f"impossible d'écouter sur {self.host}:{self.port}"
                 f" ({exc.strerror or type(exc).__name__})",
                 key="http.port",
+                expected="un port libre, ou l'option --http-port (0 : un port libre)",
             ) from exc
         self.port = self._server.sockets[0].getsockname()[1]
 
