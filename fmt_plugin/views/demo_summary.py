@@ -7,7 +7,7 @@ no patient is named.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from fmt_plugin.demo.practice import DemoSettings
@@ -17,7 +17,8 @@ from fmt_plugin.recalls.delivery import DeliveryReport
 from fmt_plugin.rules.rates import fmt_potential
 from fmt_plugin.service import ServiceReady
 from fmt_plugin.storage.store import SyncSummary
-from fmt_plugin.views.french import day, number
+from fmt_plugin.views.columns import aligned_numbers
+from fmt_plugin.views.french import day, number, percent
 
 #: The ACK codes a replay shows even when none came back, in this order.
 ACK_CODES = ("AA", "AE", "AR")
@@ -94,31 +95,12 @@ def render_indicators(evaluation: PracticeEvaluation) -> str:
     return (
         f"\nIndicateurs au {day(evaluation.as_of)} (jeu {pack.id}, "
         f"{number(len(evaluation.patients))} patients) :\n"
-        + "".join(f"  {line}\n" for line in _aligned(rows))
+        + "".join(f"  {line}\n" for line in aligned_numbers(rows))
         + f"Potentiel FMT : {number(potential.earned_eur)} € acquis "
         f"({number(potential.fait)} indicateurs faits), "
         f"{number(potential.missed_eur)} € à aller chercher "
         f"({number(potential.a_verifier)} à vérifier)\n"
     )
-
-
-def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
-    """The label column left-aligned, the numbers right-aligned under their headers."""
-    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
-    return [
-        "  ".join(
-            [row[0].ljust(widths[0])]
-            + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True)]
-        )
-        for row in rows
-    ]
-
-
-def percent(rate: float | None) -> str:
-    """`51,2 %` (French decimal comma); `—` when nobody counts."""
-    if rate is None:
-        return "—"
-    return f"{rate * 100:.1f} %".replace(".", ",")
 
 
 def render_recalls(

@@ -33,6 +33,13 @@ def number(value: int) -> str:
     return f"{value:,}".replace(",", "\u202f")
 
 
+def percent(rate: float | None) -> str:
+    """`51,2 %` (French decimal comma); `—` when nobody counts."""
+    if rate is None:
+        return "—"
+    return f"{rate * 100:.1f} %".replace(".", ",")
+
+
 def day(value: date) -> str:
     """`15/03/2026`."""
     return value.strftime("%d/%m/%Y")
