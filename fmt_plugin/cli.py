@@ -51,6 +51,7 @@ from fmt_plugin.views.practice_report import (
     ReportOptions,
     check_options,
 )
+from fmt_plugin.views.rate_history import render_history_json, render_history_table
 from fmt_plugin.views.recalls import (
     render_outbox,
     render_plan,
@@ -197,6 +198,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revoke.add_argument("override_id", type=int, metavar="NUMÉRO")
     revoke.set_defaults(handler=cmd_override_revoke)
+
+    history = commands.add_parser(
+        "history",
+        parents=[common],
+        help="évolution des taux d'atteinte (instantanés de chaque nuit)",
+    )
+    history.add_argument(
+        "--days",
+        type=int,
+        default=7,
+        metavar="N",
+        help="les N derniers instantanés (défaut : 7)",
+    )
+    history.add_argument("--format", choices=("table", "json"), default="table")
+    history.set_defaults(handler=cmd_history)
 
     _add_hl7_commands(commands, common)
     add_demo_command(commands)
@@ -645,6 +661,23 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
         return ExitStatus.OK if all(r.accepted for r in results) else ExitStatus.FAILURE
 
     return _with_installation(args, replay)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Show the taux d'atteinte of the last nightly snapshots."""
+    if args.days < 1:
+        raise UsageError(f"--days {args.days} : au moins 1 jour")
+
+    def show(installation: Installation) -> int:
+        history = installation.store.snapshots.history()
+        if args.format == "json":
+            sys.stdout.write(render_history_json(history, args.days))
+        else:
+            pack = select_rule_pack(installation.config, installation.pm)
+            sys.stdout.write(render_history_table(history, pack, args.days))
+        return ExitStatus.OK
+
+    return _with_installation(args, show)
 
 
 def cmd_recalls_plan(args: argparse.Namespace) -> int:
