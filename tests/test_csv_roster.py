@@ -258,7 +258,9 @@ def test_problem_never_quotes_identity_value(
     path = write(tmp_path / "r.csv", ROSTER_HEADER, roster_row(**{column: value}))
     problem = only(read_roster(path)[1])
     assert value not in problem.message
-    assert value not in str(problem)
+    # The file's path is ours, not the patient's: pytest's folder (`pytest-299`) may hold
+    # the same digits as a short value.
+    assert value not in str(problem).replace(str(path), "")
 
 
 def test_wrong_number_of_fields(tmp_path: Path) -> None:
