@@ -102,17 +102,35 @@ class Section:
         return value
 
     def integer(
-        self, key: str, default: Any = _MISSING, *, minimum: int | None = None
+        self,
+        key: str,
+        default: Any = _MISSING,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
     ) -> int:
-        """An integer, at least `minimum` when given."""
-        expected = "un entier" + (f" ≥ {minimum}" if minimum is not None else "")
+        """An integer, at least `minimum` and at most `maximum` when given."""
+        if minimum is not None and maximum is not None:
+            expected = f"un entier de {minimum} à {maximum}"
+        else:
+            expected = "un entier" + (f" ≥ {minimum}" if minimum is not None else "")
         value = self._get(key, default, expected)
         # bool is an int subclass in Python, but `port = true` is a mistake.
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.error(key, f"type {_type_name(value)} invalide", expected)
         if minimum is not None and value < minimum:
             raise self.error(key, f"valeur {value} trop petite", expected)
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"valeur {value} trop grande", expected)
         return value
+
+    def seconds(self, key: str, default: Any = _MISSING) -> float:
+        """A duration in seconds: a number (integer or not) greater than 0."""
+        expected = "un nombre de secondes > 0"
+        value = self._get(key, default, expected)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise self.error(key, f"valeur {value!r} invalide", expected)
+        return float(value)
 
     def value(self, key: str, default: Any = _MISSING, *, expected: str) -> Any:
         """The raw value of `key`, for a caller that checks a shape the accessors lack."""
@@ -472,8 +490,8 @@ def load_config(path: Path) -> FmtConfig:
     http_settings = _http_settings(root.table("http"))
     service = root.table("service")
     service_settings = ServiceSettings(
-        shutdown_timeout_s=_positive_seconds(
-            service, "shutdown_timeout_s", ServiceSettings.shutdown_timeout_s
+        shutdown_timeout_s=service.seconds(
+            "shutdown_timeout_s", ServiceSettings.shutdown_timeout_s
         )
     )
     service.finish()
@@ -504,8 +522,8 @@ def load_config(path: Path) -> FmtConfig:
 
 def _mllp_settings(mllp: Section) -> MllpSettings:
     defaults = MllpSettings()
-    port = _port(mllp, defaults.port)
-    timeout = _positive_seconds(mllp, "idle_timeout_s", defaults.idle_timeout_s)
+    port = mllp.integer("port", defaults.port, minimum=0, maximum=65535)
+    timeout = mllp.seconds("idle_timeout_s", defaults.idle_timeout_s)
     settings = MllpSettings(
         host=mllp.string("host", defaults.host),
         port=port,
@@ -537,28 +555,12 @@ def _mllp_settings(mllp: Section) -> MllpSettings:
     return settings
 
 
-def _port(section: Section, default: int) -> int:
-    port = section.integer("port", default, minimum=0)
-    if port > 65535:
-        raise section.error(
-            "port", f"valeur {port} trop grande", "un entier de 0 à 65535"
-        )
-    return port
-
-
-def _positive_seconds(section: Section, key: str, default: float) -> float:
-    value = section.value(key, default, expected="un nombre > 0")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise section.error(key, f"valeur {value!r} invalide", "un nombre > 0")
-    return float(value)
-
-
 def _http_settings(section: Section) -> HttpSettings:
     defaults = HttpSettings()
     settings = HttpSettings(
         enabled=section.boolean("enabled", defaults.enabled),
         host=section.string("host", defaults.host),
-        port=_port(section, defaults.port),
+        port=section.integer("port", defaults.port, minimum=0, maximum=65535),
     )
     section.finish()
     return settings

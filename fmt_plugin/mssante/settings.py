@@ -56,11 +56,7 @@ def read_mssante_settings(section: Section) -> MssanteSettings:
     key that does not match its certificate is reported now, naming its key.
     """
     tls = _TLS_MODES[section.string("tls", "starttls", choices=tuple(_TLS_MODES))]
-    port = section.integer("port", DEFAULT_PORTS[tls], minimum=1)
-    if port > 65535:
-        raise section.error(
-            "port", f"valeur {port} trop grande", "un entier de 1 à 65535"
-        )
+    port = section.integer("port", DEFAULT_PORTS[tls], minimum=1, maximum=65535)
     settings = MssanteSettings(
         host=_host(section),
         sender=_sender(section),
@@ -70,7 +66,7 @@ def read_mssante_settings(section: Section) -> MssanteSettings:
         tls=tls,
         port=port,
         address_template=_template(section),
-        timeout_s=_timeout(section),
+        timeout_s=section.seconds("timeout_s", 30.0),
         reply_blocked=section.boolean("reply_blocked", True),
         product_reference=_header_value(section, "product_reference"),
         client_key_passphrase=section.secret("client_key_passphrase"),
@@ -114,15 +110,6 @@ def _template(section: Section) -> str:
         raise section.error(
             "address_template", str(exc), DEFAULT_ADDRESS_TEMPLATE
         ) from exc
-
-
-def _timeout(section: Section) -> float:
-    value = section.value("timeout_s", 30.0, expected="un nombre de secondes > 0")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise section.error(
-            "timeout_s", f"valeur {value!r} invalide", "un nombre de secondes > 0"
-        )
-    return float(value)
 
 
 def _header_value(section: Section, key: str) -> str:
