@@ -13,6 +13,7 @@ delivery finishes the message it is handing over; the last commits land; the sto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import signal
@@ -31,6 +32,7 @@ from fmt_plugin.mllp.server import MllpServer, MllpSettings
 from fmt_plugin.monitor import ServiceMonitor
 from fmt_plugin.preflight import Preflight, check_installation
 from fmt_plugin.recalls.delivery import recover_interrupted
+from fmt_plugin.recalls.jobs import stopping
 from fmt_plugin.receiver import IngestReceiver
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
 from fmt_plugin.systemd import notify
@@ -124,7 +126,7 @@ async def run_service(
     mllp = _with_port(config.mllp, mllp_port)
     http = _with_port(config.http, http_port)
     if stop is None:
-        stop = _stop_on_signals()
+        stop = stop_on_signals()
     store_side = _StoreSide(config_path)
     receiver = IngestReceiver(store_side.open, max_message_bytes=mllp.max_message_bytes)
     parts = _Parts(
@@ -175,8 +177,6 @@ class _Parts:
 
     async def stop(self, grace_s: float) -> None:
         """Status endpoint first (nobody is told "healthy" while parts stop), then the rest."""
-        from fmt_plugin.recalls.jobs import stopping
-
         if self.status is not None:
             await self.status.stop()
         stopping.set()
@@ -255,9 +255,12 @@ def _start_recalls(config: FmtConfig, config_path: Path) -> BackgroundScheduler:
     return scheduler
 
 
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
+def stop_on_signals(stop: asyncio.Event | None = None) -> asyncio.Event:
+    """`stop` (or a new event), set by SIGTERM and SIGINT (Ctrl-C) on the running loop."""
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        # Windows has no loop signal handlers: Ctrl-C is a KeyboardInterrupt there.
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     return stop

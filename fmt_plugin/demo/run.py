@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import signal
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -46,7 +45,7 @@ from fmt_plugin.recalls.delivery import DeliveryReport
 from fmt_plugin.recalls.file_channel import FileChannel
 from fmt_plugin.roster import collect_roster
 from fmt_plugin.scaffold import CONFIG_NAME, InitOptions, init_installation
-from fmt_plugin.service import ServiceReady, run_service
+from fmt_plugin.service import ServiceReady, run_service, stop_on_signals
 from fmt_plugin.storage.store import SyncSummary
 from fmt_plugin.timezone import PARIS
 from fmt_plugin.views import demo_summary
@@ -212,7 +211,7 @@ async def _serve(
 ) -> None:
     """Run the service, and `demonstrate` against it once it listens."""
     stop = asyncio.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     ready: asyncio.Future[ServiceReady] = asyncio.get_running_loop().create_future()
     service = asyncio.create_task(
         run_service(
@@ -360,13 +359,3 @@ def _outbox_folder(installation: Installation) -> Path | None:
         if isinstance(channel, FileChannel):
             return channel.folder
     return None
-
-
-def _stop_on_signals(stop: asyncio.Event) -> None:
-    """Ctrl-C and SIGTERM stop the service cleanly (not where the loop cannot say so)."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(
-            NotImplementedError
-        ):  # Windows: KeyboardInterrupt instead
-            loop.add_signal_handler(sig, stop.set)
