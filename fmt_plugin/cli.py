@@ -29,6 +29,7 @@ from fmt_plugin.gc_tuning import tuned_for_throughput
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.invocation import current_actor, iso_date_argument
 from fmt_plugin.logs import configure_logging
+from fmt_plugin.mllp.server import mllp_ssl_context
 from fmt_plugin.preflight import check_installation
 from fmt_plugin.recalls import runner
 from fmt_plugin.recalls.model import RecallState
@@ -359,6 +360,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         )
         print(f"Clés : {installation.config.store.key_file}")
         preflight = check_installation(installation)
+        mllp_ssl_context(installation.config.mllp)  # what serve checks before listening
         pack = preflight.pack
         print(
             f"Jeu de règles : {pack.id} {pack.version} "

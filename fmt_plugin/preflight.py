@@ -4,8 +4,11 @@ Opening the installation already validates the configuration, unlocks the key fi
 store and loads every adapter (each failure names its file, key or adapter). This adds what
 would otherwise fail later, at the worst time: a malformed rule pack (at the first
 evaluation), an unreadable channel certificate (at the first recall, days later), an outbox
-folder that cannot be written, the MLLP TLS files. A problem raises the same `ConfigError`
-family, so the service refuses to start with one clear line.
+folder that cannot be written, a job store folder that does not exist. A problem raises the
+same `ConfigError` family, so the service refuses to start with one clear line.
+
+The MLLP TLS files are not checked here: `serve` checks them when it builds its listener,
+before the store is even opened, and `check-config` builds the same TLS context itself.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from fmt_plugin.errors import ConfigError
 from fmt_plugin.evaluation import select_rule_pack
 from fmt_plugin.hooks.host import adapter_infos
 from fmt_plugin.installation import Installation
-from fmt_plugin.mllp.server import mllp_ssl_context
 from fmt_plugin.model import AdapterInfo
 from fmt_plugin.recalls.runner import recall_channels
 from fmt_plugin.rules.pack import RulePack
@@ -34,7 +36,7 @@ class Preflight:
 
 
 def check_installation(installation: Installation) -> Preflight:
-    """Check rule packs, channels, MLLP TLS files and the job store; raise `ConfigError` if unusable."""
+    """Check rule packs, channels and the job store; raise `ConfigError` if unusable."""
     config = installation.config
     pack = select_rule_pack(config, installation.pm)
     channels = recall_channels(installation)
@@ -42,7 +44,6 @@ def check_installation(installation: Installation) -> Preflight:
         check = getattr(channel, "check", None)
         if callable(check):
             check()
-    mllp_ssl_context(config.mllp)
     _check_jobstore(config.recalls.jobstore, config.path)
     return Preflight(
         pack=pack,

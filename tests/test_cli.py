@@ -290,3 +290,19 @@ def test_init_writes_the_practice_phone_recalls_will_print(run_cli, tmp_path):
     assert result.returncode == 0, result.stderr
     config = load_config(tmp_path / "inst" / "fmt.toml")
     assert config.practice.phone == "01 99 00 00 00"
+
+
+def test_check_config_refuses_unreadable_mllp_tls_files(run_cli, tmp_path):
+    """A TLS certificate that is not PEM fails check-config as it fails serve (exit 2)."""
+    run_cli("init", "inst")
+    config = tmp_path / "inst" / "fmt.toml"
+    (tmp_path / "inst" / "bad.pem").write_text("pas un certificat")
+    text = config.read_text(encoding="utf-8")
+    text = text.replace('# tls_cert = "/etc/fmt/mllp.crt"', 'tls_cert = "bad.pem"')
+    config.write_text(
+        text.replace('# tls_key = "/etc/fmt/mllp.key"', 'tls_key = "bad.pem"'),
+        encoding="utf-8",
+    )
+    result = run_cli("--config", config, "check-config")
+    assert result.returncode == 2
+    assert "mllp.tls_cert" in result.stderr
