@@ -40,7 +40,8 @@ class ServiceMonitor:
 
     receiver: IngestReceiver
     listener: MllpServer
-    store: Callable[[], Store]
+    #: Used on the store thread only (`receiver.on_store_thread`).
+    store: Store
     adapters: tuple[AdapterInfo, ...]
     scheduler: BaseScheduler | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(PARIS))
@@ -92,12 +93,9 @@ class ServiceMonitor:
         }
 
     async def _store_answers(self) -> bool:
-        def probe() -> bool:
-            return self.store().ping()
-
         try:
             return await asyncio.wait_for(
-                self.receiver.on_store_thread(probe), PROBE_TIMEOUT_S
+                self.receiver.on_store_thread(self.store.ping), PROBE_TIMEOUT_S
             )
         except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
             log.warning("health probe of the store failed (%s)", type(exc).__name__)
@@ -107,7 +105,7 @@ class ServiceMonitor:
         return self.scheduler is not None and bool(self.scheduler.running)
 
     def _store_counts(self, now: datetime) -> dict[str, Any]:
-        store = self.store()
+        store = self.store
         midnight = datetime.combine(now.date(), time(0), tzinfo=PARIS)
         # Not midnight + 24 h: a day is 23 or 25 hours long when the clocks change.
         next_midnight = datetime.combine(

@@ -72,20 +72,15 @@ def installation_ingestor(installation: Installation) -> Ingestor:
     return Ingestor(installation.store, installation.pm, settings)
 
 
-@dataclass
-class _Opened:
-    """What the store thread opened at start-up (filled in by `_StoreSide.open`)."""
-
-    installation: Installation | None = None
-    preflight: Preflight | None = None
-
-
 class _StoreSide:
-    """Opens the installation on the store thread: pre-flight, recovery, checkpointer."""
+    """Opens the installation on the store thread: pre-flight, recovery, checkpointer.
+
+    `opened` is set once the receiver has started (it calls `open` on the store thread).
+    """
 
     def __init__(self, config_path: Path) -> None:
         self.config_path = config_path
-        self.opened = _Opened()
+        self.opened: tuple[Installation, Preflight] | None = None
 
     def open(self) -> tuple[Ingestor, Callable[[], None]]:
         resources = ExitStack()
@@ -99,13 +94,8 @@ class _StoreSide:
         except BaseException:
             resources.close()
             raise
-        self.opened = _Opened(installation, preflight)
+        self.opened = (installation, preflight)
         return installation_ingestor(installation), resources.close
-
-    def installation(self) -> Installation:
-        if self.opened.installation is None:
-            raise RuntimeError("installation not opened yet")
-        return self.opened.installation
 
 
 async def run_service(
@@ -199,12 +189,14 @@ class _Parts:
 def _status_endpoint(
     settings: HttpSettings, parts: _Parts, store_side: _StoreSide
 ) -> StatusHttpServer:
-    preflight = store_side.opened.preflight
+    if store_side.opened is None:
+        raise RuntimeError("the status endpoint starts after the store")
+    installation, preflight = store_side.opened
     monitor = ServiceMonitor(
         receiver=parts.receiver,
         listener=parts.listener,
-        store=lambda: store_side.installation().store,
-        adapters=preflight.adapters if preflight else (),
+        store=installation.store,
+        adapters=preflight.adapters,
         scheduler=parts.scheduler,
     )
     routes = {"/health": monitor.health, "/status": monitor.status}
