@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fmt_plugin.cli import build_parser, cmd_serve
+from fmt_plugin.cli import build_parser
+from fmt_plugin.commands.hl7 import cmd_serve
 from fmt_plugin.config import ServiceSettings, load_config
 
 ROOT = Path(__file__).parents[1]

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from fmt_plugin.commands.invocation import current_actor, iso_date_argument
 from fmt_plugin.demo.run import DEFAULT_DIRECTORY, DemoOptions, run_demo
 from fmt_plugin.errors import ExitStatus
-from fmt_plugin.invocation import current_actor, iso_date_argument
 from fmt_plugin.timezone import today_in_paris
 
 

@@ -1,0 +1,119 @@
+"""argparse in French: its headings and error messages, and choices spelled in French.
+
+argparse marks its own words for gettext but ships no French catalogue, and the practice's
+machines rarely have one installed: `install()` points argparse's translation functions at
+the table below. Unknown strings (a later Python's new message) stay in English rather
+than fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+#: argparse's own strings (Python 3.11 to 3.13) and their French.
+MESSAGES = {
+    "usage: ": "utilisation : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "optional arguments": "options",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "show program's version number and exit": "afficher la version et quitter",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "unrecognized arguments: %s": "arguments invalides : %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": (
+        "choix invalide : %(value)r (choisir parmi %(choices)s)"
+    ),
+    "invalid choice: %(value)s (choose from %(choices)s)": (
+        "choix invalide : %(value)s (choisir parmi %(choices)s)"
+    ),
+    "invalid %(type)s value: %(value)r": "valeur invalide pour %(type)s : %(value)r",
+    "expected one argument": "une valeur attendue",
+    "expected at most one argument": "au plus une valeur attendue",
+    "expected at least one argument": "au moins une valeur attendue",
+    "ambiguous option: %(option)s could match %(matches)s": (
+        "option ambiguë : %(option)s peut désigner %(matches)s"
+    ),
+    "not allowed with argument %s": "incompatible avec l'argument %s",
+    "one of the arguments %s is required": "l'un des arguments %s est obligatoire",
+    "ignored explicit argument %r": "valeur %r ignorée",
+    "unknown parser %(parser_name)r (choices: %(choices)s)": (
+        "commande inconnue %(parser_name)r (choix : %(choices)s)"
+    ),
+    "can't open '%(filename)s': %(error)s": "impossible d'ouvrir « %(filename)s » : %(error)s",
+}
+
+#: argparse's plural messages: (singular, plural) → French (singular, plural).
+PLURALS = {
+    ("expected %s argument", "expected %s arguments"): (
+        "%s valeur attendue",
+        "%s valeurs attendues",
+    ),
+}
+
+
+def translate(message: str) -> str:
+    """The French of one of argparse's messages, or the message itself."""
+    return MESSAGES.get(message, message)
+
+
+def translate_plural(singular: str, plural: str, count: int) -> str:
+    """The French of one of argparse's plural messages, or the English one."""
+    french = PLURALS.get((singular, plural), (singular, plural))
+    return french[0] if count == 1 else french[1]
+
+
+def install() -> None:
+    """Make argparse speak French in this process (the `fmt-plugin` command's only)."""
+    # argparse looks these names up in its module globals at every call.
+    argparse._ = translate  # type: ignore[attr-defined]
+    argparse.ngettext = translate_plural  # type: ignore[attr-defined]
+
+
+def folded(text: str) -> str:
+    """`text` without accents, in lower case: how a choice typed by hand is compared."""
+    decomposed = unicodedata.normalize("NFKD", text.strip())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+class Choice:
+    """An argparse `type` for a fixed set of values, spelled in French or in English.
+
+    `spellings` maps each value (what the program uses) to the words accepted for it, the
+    first one being the French word shown in help and errors; matching ignores case and
+    accents (`envoyé`, `ENVOYE` and `sent` all give `sent`).
+    """
+
+    def __init__(self, spellings: Mapping[str, Iterable[str]]) -> None:
+        """Accept, for each value, its own name and the given spellings."""
+        self.shown: dict[str, str] = {}
+        self._values: dict[str, str] = {}
+        for value, words in spellings.items():
+            words = list(words) or [value]
+            self.shown[value] = words[0]
+            for word in (*words, value):
+                self._values[folded(word)] = value
+        self.__name__ = "choix"  # argparse names the type in its messages
+
+    @property
+    def metavar(self) -> str:
+        """`{envoye,echoue,…}`: the French words, for usage lines."""
+        return "{" + ",".join(self.shown.values()) + "}"
+
+    def __call__(self, text: str) -> str:
+        """The value `text` names; ArgumentTypeError listing the choices otherwise."""
+        value = self._values.get(folded(text))
+        if value is None:
+            raise argparse.ArgumentTypeError(
+                f"choix invalide « {text} » (choisir parmi : "
+                + ", ".join(self.shown.values())
+                + ")"
+            )
+        return value
+
+    def label(self, value: str) -> str:
+        """The French word of `value`."""
+        return self.shown[value]

@@ -1,0 +1,130 @@
+"""The sub-commands that show the indicators: `report`, `patient` and `history`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fmt_plugin.commands.invocation import (
+    Subparsers,
+    iso_date_argument,
+    with_installation,
+)
+from fmt_plugin.errors import ConfigError, ExitStatus, UsageError
+from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
+from fmt_plugin.installation import Installation
+from fmt_plugin.timezone import today_in_paris
+from fmt_plugin.views.patient_sheet import render_patient_sheet
+from fmt_plugin.views.practice_report import (
+    FORMATS,
+    RENDERERS,
+    ReportOptions,
+    check_options,
+)
+from fmt_plugin.views.rate_history import render_history_json, render_history_table
+
+PROG = "fmt-plugin"
+
+
+def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
+    """Add `report`, `patient` and `history`."""
+    report = commands.add_parser(
+        "report", parents=[common], help="statut des indicateurs de toute la patientèle"
+    )
+    report.add_argument("--as-of", type=iso_date_argument, metavar="AAAA-MM-JJ")
+    report.add_argument("--indicator", metavar="INDICATEUR")
+    report.add_argument("--format", choices=FORMATS, default="table")
+    report.add_argument(
+        "--sort",
+        default="nom",
+        metavar="CLÉ",
+        help="tri du tableau : nom, prenom, age, nir, patient_id, statut, echeance "
+        "(préfixe - : décroissant, --sort=-age)",
+    )
+    report.set_defaults(handler=cmd_report)
+
+    patient = commands.add_parser(
+        "patient", parents=[common], help="suivi prévention d'un patient"
+    )
+    patient.add_argument("patient_id", metavar="PATIENT_ID")
+    patient.add_argument("--as-of", type=iso_date_argument, metavar="AAAA-MM-JJ")
+    patient.set_defaults(handler=cmd_patient)
+
+    history = commands.add_parser(
+        "history",
+        parents=[common],
+        help="évolution des taux d'atteinte (instantanés de chaque nuit)",
+    )
+    history.add_argument(
+        "--days",
+        type=int,
+        default=7,
+        metavar="N",
+        help="les N derniers instantanés (défaut : 7)",
+    )
+    history.add_argument("--format", choices=("table", "json"), default="table")
+    history.set_defaults(handler=cmd_history)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Evaluate every active patient and print the report in the chosen format."""
+    as_of = args.as_of or today_in_paris()
+    options = ReportOptions(indicator=args.indicator, sort=args.sort)
+
+    def report(installation: Installation) -> int:
+        pack = select_rule_pack(installation.config, installation.pm)
+        evaluation = evaluate_practice(installation.store, installation.pm, pack, as_of)
+        check_options(evaluation, options)
+        sys.stdout.write(RENDERERS[args.format](evaluation, options))
+        return ExitStatus.OK
+
+    return with_installation(args, report)
+
+
+def cmd_patient(args: argparse.Namespace) -> int:
+    """Print one patient's "Suivi prévention"."""
+    as_of = args.as_of or today_in_paris()
+
+    def sheet(installation: Installation) -> int:
+        pack = select_rule_pack(installation.config, installation.pm)
+        practice = evaluate_practice(
+            installation.store,
+            installation.pm,
+            pack,
+            as_of,
+            patient_ids=[args.patient_id],
+        )
+        if not practice.evaluations:
+            raise ConfigError(
+                f"patient « {args.patient_id} » inconnu de la base",
+                key="PATIENT_ID",
+                expected=f"un patient synchronisé ({PROG} sync)",
+            )
+        patient_id = practice.evaluations[0].patient_id
+        text = render_patient_sheet(
+            pack,
+            practice.patients[patient_id],
+            practice.evaluations[0],
+            practice.overrides.get(patient_id, ()),
+        )
+        print(text, end="")
+        return ExitStatus.OK
+
+    return with_installation(args, sheet)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Show the taux d'atteinte of the last nightly snapshots."""
+    if args.days < 1:
+        raise UsageError(f"--days {args.days} : au moins 1 jour")
+
+    def show(installation: Installation) -> int:
+        history = installation.store.snapshots.history()
+        if args.format == "json":
+            sys.stdout.write(render_history_json(history, args.days))
+        else:
+            pack = select_rule_pack(installation.config, installation.pm)
+            sys.stdout.write(render_history_table(history, pack, args.days))
+        return ExitStatus.OK
+
+    return with_installation(args, show)
