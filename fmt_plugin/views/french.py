@@ -1,10 +1,21 @@
-"""French renderings of dates, ages, counts, statuses and evidence sources for the practice's views."""
+"""French renderings of dates, ages, counts, statuses and evidence sources for the practice's views.
+
+The one place where the practice's numbers, amounts, dates, local times and durations get their
+French form: every view (terminal, files, letters, pages) calls these, so `37,7 %`, `8 505 €`,
+`15/03/2026` and "en retard depuis 3 mois" read the same everywhere.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 
+from fmt_plugin.rules.dates import completed_months
 from fmt_plugin.rules.model import EvidenceSource
+from fmt_plugin.timezone import PARIS
+
+#: The narrow no-break space French typography puts between thousands and before `%` / `€`.
+THIN_SPACE = "\u202f"
 
 MONTHS = (
     "janvier",
@@ -30,7 +41,7 @@ SOURCE_LABELS = {
 
 def number(value: int) -> str:
     """French thousands grouping with a narrow no-break space: 100 000."""
-    return f"{value:,}".replace(",", "\u202f")
+    return f"{value:,}".replace(",", THIN_SPACE)
 
 
 def percent(rate: float | None) -> str:
@@ -40,9 +51,58 @@ def percent(rate: float | None) -> str:
     return f"{rate * 100:.1f} %".replace(".", ",")
 
 
+def euros(amount: float | Decimal) -> str:
+    """`8 505 €`, and `12,50 €` when there are cents."""
+    cents = round(Decimal(str(amount)) * 100)
+    whole, rest = divmod(abs(cents), 100)
+    sign = "-" if cents < 0 else ""
+    text = sign + number(int(whole))
+    if rest:
+        text += f",{rest:02d}"
+    return f"{text}{THIN_SPACE}€"
+
+
 def day(value: date) -> str:
-    """`15/03/2026`."""
-    return value.strftime("%d/%m/%Y")
+    """`15/03/2026` (JJ/MM/AAAA, as French forms and spreadsheets write dates)."""
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+
+
+def local_time(moment: datetime) -> str:
+    """`15/03/2026 14:05`: an instant as the clock on the practice's wall showed it.
+
+    A naive `moment` is refused: whether it is UTC or local cannot be guessed.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("local_time needs a timezone-aware datetime")
+    local = moment.astimezone(PARIS)
+    return f"{day(local.date())} {local.hour:02d}:{local.minute:02d}"
+
+
+def duration(start: date, end: date) -> str:
+    """The time from `start` to `end` as a person says it: `3 jours`, `5 mois`, `14 ans`.
+
+    Days under a month, months under two years, then years (completed ones: 23 months is
+    `23 mois`, not `2 ans`). `start` after `end` is measured the other way round.
+    """
+    if start > end:
+        start, end = end, start
+    months = completed_months(start, end)
+    if months < 1:
+        days = (end - start).days
+        return "1 jour" if days == 1 else f"{days} jours"
+    if months < 24:
+        return f"{months} mois"
+    return f"{months // 12} ans"
+
+
+def overdue(due: date, as_of: date) -> str:
+    """`en retard depuis 3 mois` for an act due on `due`; `à faire dès aujourd'hui` on the day.
+
+    Never "0 jours": an act that falls due today is not late yet.
+    """
+    if due >= as_of:
+        return "à faire dès aujourd'hui" if due == as_of else f"à faire le {day(due)}"
+    return f"en retard depuis {duration(due, as_of)}"
 
 
 def month(value: date) -> str:
