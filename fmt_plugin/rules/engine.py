@@ -39,12 +39,35 @@ DECLARATION_CODE = "fait_ailleurs"
 
 @dataclass(frozen=True)
 class _Outcome:
-    """What a rule concluded, before overrides and recall flags are applied."""
+    """What a rule concluded, before overrides and recall flags are applied.
+
+    `period_start` is `IndicatorStatus.period_start`: `due` for a fixed date, the stable
+    start of the period for an act due "now", None when unknown or irrelevant (`exclu`).
+    """
 
     status: Status
     due: date | None
     evidence: tuple[Evidence, ...]
     reason: str
+    period_start: date | None
+
+
+@dataclass(frozen=True)
+class _Due:
+    """When an act is due, and the stable first day of that due period (None: unknown).
+
+    The two differ only for an act never done that is due "now" (the evaluation date):
+    `since` is then the day the patient entered the population or the current year of age
+    began, so that the period does not move from one day to the next.
+    """
+
+    on: date
+    since: date | None
+
+    @classmethod
+    def fixed(cls, on: date) -> _Due:
+        """Due on a date that does not depend on the evaluation date."""
+        return cls(on, on)
 
 
 class _Facts:
@@ -168,12 +191,14 @@ def _excluded(
     as_of: date,
 ) -> _Outcome | None:
     if any(o.kind is OverrideKind.EXCLUSION for o in overrides):
-        return _Outcome(Status.EXCLU, None, (), "Exclusion décidée par le cabinet")
+        return _Outcome(
+            Status.EXCLU, None, (), "Exclusion décidée par le cabinet", None
+        )
     # Lasting exclusions (conditions, ALD, flags) first: they have no end date, so a recent
     # colonoscopy must not lend them one.
     for exclusion in indicator.exclusions:
         if not exclusion.criteria.empty and exclusion.criteria.matches(patient):
-            return _Outcome(Status.EXCLU, None, (), exclusion.label)
+            return _Outcome(Status.EXCLU, None, (), exclusion.label, None)
     for exclusion in indicator.exclusions:
         if exclusion.evidence and exclusion.within_months is not None:
             recent = facts.of(exclusion.evidence)
@@ -181,7 +206,7 @@ def _excluded(
                 last = recent[-1]
                 until = add_months(last.date, exclusion.within_months)
                 if until > as_of:
-                    return _Outcome(Status.EXCLU, until, (last,), exclusion.label)
+                    return _Outcome(Status.EXCLU, until, (last,), exclusion.label, None)
     return None
 
 
@@ -221,6 +246,7 @@ def _finish(
         status=status,
         due=due,
         evidence=tuple(sorted(outcome.evidence, key=_evidence_order, reverse=True)),
+        period_start=outcome.period_start,
         overdue_days=overdue,
         due_soon=soon,
         reason=outcome.reason,
@@ -268,20 +294,22 @@ def _rolling(
     evidence = tuple(dict.fromkeys(e for s in states for e in s.evidence))
     if all(s.met for s in states):
         due = min((s.due for s in states if s.due is not None), default=None)
-        return _Outcome(Status.FAIT, due, evidence, "")
+        return _Outcome(Status.FAIT, due, evidence, "", due)
     never_done = _none_due(rule, indicator, patient, as_of)
     # Lapsed evidence is due from its expiry, but not before the patient entered the
     # population (a test done at 48 does not make a 50-year-old overdue since 50).
     entered = indicator.population.entry_date(patient)
     lapsed = [
-        max(s.due, entered or s.due) if s.due else never_done
+        _Due.fixed(max(s.due, entered or s.due)) if s.due else never_done
         for s in states
         if not s.met
     ]
-    due = min(lapsed)
+    due = min(d.on for d in lapsed)
+    # The period began when the first missing part fell due, in stable dates only.
+    since = min((d.since for d in lapsed if d.since is not None), default=None)
     # Name what is missing only when it is a part of the indicator (MRC's three analyses).
     reason = "À faire : " + ", ".join(missing) if len(rule.requirements) > 1 else ""
-    return _Outcome(_missing_status(due, as_of), due, evidence, reason)
+    return _Outcome(_missing_status(due, as_of), due, evidence, reason, since)
 
 
 def _first_opening(
@@ -338,12 +366,31 @@ def _latest(
 
 def _none_due(
     rule: RollingRule, indicator: Indicator, patient: Patient, as_of: date
-) -> date:
-    if rule.due_if_none == "entry":
-        return indicator.population.entry_date(patient) or as_of
-    if rule.due_if_none == "last_birthday" and patient.birth_date is not None:
+) -> _Due:
+    """When an act never done is due: the rule pack's `due_if_none`."""
+    birth = patient.birth_date
+    entered = indicator.population.entry_date(patient)
+    if rule.due_if_none == "entry" and entered is not None:
+        return _Due.fixed(entered)
+    if rule.due_if_none == "last_birthday" and birth is not None:
+        return _Due.fixed(last_birthday(birth, as_of))
+    return _Due(as_of, _stable_start(indicator, patient, as_of))
+
+
+def _stable_start(indicator: Indicator, patient: Patient, as_of: date) -> date | None:
+    """The first day of the period of an act never done that is due "now".
+
+    The day the patient entered the population by age when it has an age floor; otherwise
+    (a population defined by a condition, whose date the EHR does not give) the start of
+    the current year of age, a period that turns once a year (decision, see the rule
+    pack's documentation); None without a birth date.
+    """
+    entered = indicator.population.entry_date(patient)
+    if entered is not None:
+        return entered
+    if patient.birth_date is not None:
         return last_birthday(patient.birth_date, as_of)
-    return as_of
+    return None
 
 
 # --- dose series ----------------------------------------------------------------------------
@@ -361,14 +408,16 @@ def _doses(
         e for e in facts.declared(indicator.id) if rule.given.contains(birth, e.date)
     ]
     if declared:
-        return _Outcome(Status.FAIT, None, (declared[-1],), "")
+        return _Outcome(Status.FAIT, None, (declared[-1],), "", None)
     if len(counted) >= rule.doses:
-        return _Outcome(Status.FAIT, None, tuple(counted), "")
-    due = _next_dose_due(rule, birth, counted, as_of)
+        return _Outcome(Status.FAIT, None, tuple(counted), "", None)
+    due = _next_dose_due(rule, indicator, patient, counted, as_of)
     reason = (
         f"{len(counted)} dose(s) sur {rule.doses}" if rule.doses > 1 else "Non fait"
     )
-    return _Outcome(_missing_status(due, as_of), due, tuple(counted), reason)
+    return _Outcome(
+        _missing_status(due.on, as_of), due.on, tuple(counted), reason, due.since
+    )
 
 
 def _spaced(rule: DosesRule, candidates: Sequence[Evidence]) -> list[Evidence]:
@@ -388,17 +437,24 @@ def _far_enough(rule: DosesRule, previous: date, current: date) -> bool:
 
 
 def _next_dose_due(
-    rule: DosesRule, birth: date | None, counted: Sequence[Evidence], as_of: date
-) -> date:
+    rule: DosesRule,
+    indicator: Indicator,
+    patient: Patient,
+    counted: Sequence[Evidence],
+    as_of: date,
+) -> _Due:
     step = rule.schedule[len(counted)]
+    birth = patient.birth_date
     candidates: list[date] = []
     if step.age is not None and birth is not None:
         candidates.append(step.age.birthday(birth))
     if step.after_previous_months is not None and counted:
         candidates.append(add_months(counted[-1].date, step.after_previous_months))
-    if step.as_of or not candidates:
-        candidates.append(as_of)
-    return max(candidates)
+    if candidates and (not step.as_of or max(candidates) >= as_of):
+        return _Due.fixed(max(candidates))
+    # Due "now": a single dose at any age, or a schedule with nothing to count from.
+    since = max(candidates) if candidates else _stable_start(indicator, patient, as_of)
+    return _Due(as_of, since)
 
 
 # --- seasons --------------------------------------------------------------------------------
@@ -413,14 +469,13 @@ def _seasonal(
     vaccinations = [*facts.of(rule.evidence), *facts.declared(indicator.id)]
     current = [e for e in vaccinations if start <= e.date <= end]
     if current:
-        return _Outcome(
-            Status.FAIT, seasons.campaign(season + 1).start, tuple(current), ""
-        )
+        next_campaign = seasons.campaign(season + 1).start
+        return _Outcome(Status.FAIT, next_campaign, tuple(current), "", next_campaign)
     due = seasons.campaign(season).start
     earlier = [e for e in vaccinations if e.date < start]
     shown = (max(earlier, key=_evidence_order),) if earlier else ()
     reason = f"Pas de vaccination pour la saison {season}-{season + 1}"
-    return _Outcome(_missing_status(due, as_of), due, shown, reason)
+    return _Outcome(_missing_status(due, as_of), due, shown, reason, due)
 
 
 def evaluate_many(

@@ -109,12 +109,20 @@ class IndicatorStatus:
     `due` is the prochaine échéance (see the rule pack); `evidence` the acts behind the
     status, newest first; `overdue_days` is set for `a_verifier`; `refused` and
     `recall_postponed_until` come from practice overrides and only affect recalls.
+
+    `period_start` is the first day of the due period the status is about, stable from one
+    day to the next while the record does not change: `due` itself when that is a fixed
+    date (an expiry, a birthday, a campaign start); for an act never done whose `due` is
+    the evaluation date, the day the patient entered the population, or else the start of
+    the current year of age; None when not even that is known (no birth date). Recalls
+    name their cycle after it, so a moving `due` never makes a new cycle.
     """
 
     indicator: str
     status: Status
     due: dt.date | None
     evidence: tuple[Evidence, ...] = ()
+    period_start: dt.date | None = None
     overdue_days: int | None = None
     due_soon: bool = False
     reason: str = ""
