@@ -237,11 +237,40 @@ def test_history_lists_every_item_with_state_and_paris_sent_on(outbox):
     outbox.mark_sent(first, now=late)
     assert outbox.history() == [
         PastRecall(
-            "P001", "dep_colorectal", "2027-01-23", 1, S.SENT, date(2026, 3, 16)
+            "P001",
+            "dep_colorectal",
+            "2027-01-23",
+            1,
+            S.SENT,
+            date(2026, 3, 16),
+            date(2026, 3, 16),
         ),
-        PastRecall("P001", "dep_sein", "2027-01-23", 1, S.SENT, date(2026, 3, 16)),
-        PastRecall("P002", "vacc_grippe", "saison-2025", 1, S.PLANNED, None),
+        PastRecall(
+            "P001",
+            "dep_sein",
+            "2027-01-23",
+            1,
+            S.SENT,
+            date(2026, 3, 16),
+            date(2026, 3, 16),
+        ),
+        PastRecall("P002", "vacc_grippe", "saison-2025", 1, S.PLANNED, None, None),
     ]
+
+
+def test_history_gives_an_uncertain_message_the_day_it_was_attempted(outbox):
+    """An uncertain message may have gone out on its attempt's Paris date."""
+    recall_id = plan_one(outbox, recall("P001", item("dep_colorectal")))
+    outbox.mark_sending(recall_id, channel="mssante", now=NOW)
+    # 23:30 UTC on 16 March is 00:30 on 17 March in Paris.
+    late = datetime(2026, 3, 16, 23, 30, tzinfo=ZoneInfo("UTC"))
+    outbox.mark_uncertain(recall_id, reason="coupure", now=late)
+    [past] = outbox.history()
+    assert (past.state, past.sent_on, past.attempted_on) == (
+        S.UNCERTAIN,
+        None,
+        date(2026, 3, 17),
+    )
 
 
 def test_due_lists_planned_and_failed_whose_time_came(outbox):

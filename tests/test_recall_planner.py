@@ -80,6 +80,7 @@ STATUS_KEYS = {
     "indicator": True,
     "status": True,
     "due": False,
+    "period_start": False,
     "refused": False,
     "recall_postponed_until": False,
 }
@@ -90,6 +91,7 @@ HISTORY_KEYS = {
     "step": True,
     "state": True,
     "sent_on": False,
+    "attempted_on": False,
 }
 EXPECT_KEYS = {"patient": True, "audience": False, "items": True}
 ITEM_KEYS = {"indicator": True, "cycle": True, "step": True}
@@ -164,6 +166,9 @@ def _status(raw: Any, where: str) -> tuple[str, IndicatorStatus]:
         indicator=as_str(table["indicator"], f"{where}.indicator", INDICATORS),
         status=Status(as_str(table["status"], f"{where}.status", STATUSES)),
         due=_optional_date(table, "due", where),
+        # The engine gives a fixed due date as the period's start: the cases' default.
+        period_start=_optional_date(table, "period_start", where)
+        or _optional_date(table, "due", where),
         refused=as_bool(table.get("refused", False), f"{where}.refused"),
         recall_postponed_until=_optional_date(table, "recall_postponed_until", where),
     )
@@ -192,6 +197,7 @@ def _past(raw: Any, where: str) -> PastRecall:
         step=as_int(table["step"], f"{where}.step"),
         state=RecallState(as_str(table["state"], f"{where}.state", STATES)),
         sent_on=_optional_date(table, "sent_on", where),
+        attempted_on=_optional_date(table, "attempted_on", where),
     )
 
 

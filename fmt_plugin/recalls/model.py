@@ -53,9 +53,10 @@ class RecallKey:
 class DueItem:
     """One indicator to recall in a message.
 
-    `cycle` names the indicator's current due period: the due date (ISO) of the status, or
-    `saison-YYYY` for a seasonal vaccination, so a new cycle starts once the act is done and
-    falls due again.
+    `cycle` names the indicator's current due period: the status's `period_start` (ISO),
+    or `saison-YYYY` for a seasonal vaccination. It stays the same from one day to the next
+    while the record does not change, and a new cycle starts once the act is done and falls
+    due again, or a period (season, year of age) turns.
     """
 
     indicator: str
@@ -92,7 +93,8 @@ class PastRecall:
     """A recall item already in the outbox, as the planner needs to know it.
 
     `sent_on` is the Paris calendar date the message was accepted by a channel (None until
-    then).
+    then); `attempted_on` the Paris date of its latest delivery attempt (None while it was
+    never tried), which is when an `uncertain` message may have gone out.
     """
 
     patient_id: str
@@ -101,6 +103,7 @@ class PastRecall:
     step: int
     state: RecallState
     sent_on: date | None = None
+    attempted_on: date | None = None
 
 
 @dataclass(frozen=True)

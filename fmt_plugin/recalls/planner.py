@@ -15,18 +15,27 @@ Policy, one indicator of one patient at a time:
   current season's campaign, both inclusive.
 - never for a patient in `opposition` or absent from `patients` (inactive), for a refused
   indicator, or while `recall_postponed_until` is after `as_of` (recalls resume on that day).
-- the cycle is the due date in ISO form, or `saison-YYYY` for a seasonal indicator (the
-  season of its due date, else the current one). An `a_verifier` without a due date (the
-  engine always gives one) falls back to `NO_DUE_CYCLE`, stable across runs.
-- step 1 when the outbox holds nothing for (patient, indicator, cycle); step k+1 when step
-  k, the latest, was sent at least `reminder_after_days` before `as_of` and k < `max_steps`;
-  otherwise nothing: an earlier step is still on its way (planned, sending, failed) or needs a
-  person (uncertain), or no channel reached the patient (dead: a reminder would not either).
+- the cycle is the status's `period_start` in ISO form, or `saison-YYYY` for a seasonal
+  indicator (the season of its due date, else the current one). `period_start` is stable
+  from one day to the next while the record does not change — for an act never done it is
+  the day the patient entered the population, never `as_of` — so daily runs find the same
+  cycle; without one (no birth date) the cycle is `NO_DUE_CYCLE`, stable as well.
+- a cycle's messages are its items in the outbox, and any other item about the same
+  indicator sent since the cycle's `period_start`: a message sent in this due period
+  belongs to it whatever cycle name it was recorded under (the names of an older release,
+  which followed a moving due date, included).
+- step 1 when the cycle has no message; step k+1 after k sent messages when k <
+  `max_steps`; otherwise nothing. Nothing either while a cycle's item needs a person
+  (uncertain) or reached no channel (dead: a reminder would not either).
+- whatever the cycle, never a message about an indicator within `reminder_after_days` of
+  the last one about it (sent, or uncertain since its attempt), nor while another one
+  about it is on its way (planned, sending, failed): a new cycle (a birthday opening a new
+  year of age, an act that falls due again) waits for the quiet period to end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -44,10 +53,13 @@ from fmt_plugin.rules.dates import completed_years
 from fmt_plugin.rules.model import IndicatorStatus, PatientEvaluation, Status
 from fmt_plugin.rules.pack import Indicator, RulePack, SeasonalRule
 
-#: The cycle of an `a_verifier` status that has no due date (never produced by the engine).
+#: The cycle of a status whose period has no known start (a patient without birth date).
 NO_DUE_CYCLE = "sans-echeance"
 
-_CycleKey = tuple[str, str, str]  # patient id, indicator id, cycle
+#: Outbox states of a message that will still be handed to a channel without anyone acting.
+ON_ITS_WAY = frozenset({RecallState.PLANNED, RecallState.SENDING, RecallState.FAILED})
+
+_IndicatorKey = tuple[str, str]  # patient id, indicator id
 
 
 def plan_recalls(
@@ -66,14 +78,14 @@ def plan_recalls(
     replaces an earlier one; indicators the pack does not know are ignored); `history` is
     the outbox's items. Sorted by patient id, items in the pack's indicator order.
     """
-    latest = _latest_steps(history)
+    past = _by_indicator(history)
     by_patient = {evaluation.patient_id: evaluation for evaluation in evaluations}
     recalls = []
     for patient_id in sorted(by_patient):
         patient = patients.get(patient_id)
         if patient is None or patient.opposition:
             continue
-        items = _due_items(by_patient[patient_id], pack, policy, latest, as_of)
+        items = _due_items(by_patient[patient_id], pack, policy, past, as_of)
         if items:
             recalls.append(
                 PlannedRecall(patient_id, audience(patient, policy, as_of), items)
@@ -113,22 +125,21 @@ def recall_to_dict(recall: PlannedRecall) -> dict[str, Any]:
     }
 
 
-def _latest_steps(history: Iterable[PastRecall]) -> dict[_CycleKey, PastRecall]:
-    """The highest step the outbox holds for each (patient, indicator, cycle)."""
-    latest: dict[_CycleKey, PastRecall] = {}
-    for past in history:
-        key = (past.patient_id, past.indicator, past.cycle)
-        known = latest.get(key)
-        if known is None or past.step > known.step:
-            latest[key] = past
-    return latest
+def _by_indicator(
+    history: Iterable[PastRecall],
+) -> dict[_IndicatorKey, list[PastRecall]]:
+    """The outbox's items of each (patient, indicator), in outbox order."""
+    grouped: dict[_IndicatorKey, list[PastRecall]] = {}
+    for item in history:
+        grouped.setdefault((item.patient_id, item.indicator), []).append(item)
+    return grouped
 
 
 def _due_items(
     evaluation: PatientEvaluation,
     pack: RulePack,
     policy: RecallPolicy,
-    latest: Mapping[_CycleKey, PastRecall],
+    past: Mapping[_IndicatorKey, Sequence[PastRecall]],
     as_of: date,
 ) -> tuple[DueItem, ...]:
     items = []
@@ -137,8 +148,8 @@ def _due_items(
         if status is None or not _wanted(status, indicator, pack, policy, as_of):
             continue
         cycle = _cycle(status, indicator, pack, as_of)
-        key = (evaluation.patient_id, indicator.id, cycle)
-        step = _next_step(latest.get(key), policy, as_of)
+        earlier = past.get((evaluation.patient_id, indicator.id), ())
+        step = _next_step(earlier, cycle, status.period_start, policy, as_of)
         if step is not None:
             items.append(
                 DueItem(
@@ -190,21 +201,49 @@ def _cycle(
         # A `fait` is due at the next season's campaign: that next season is its cycle.
         on = status.due if status.due is not None else as_of
         return f"saison-{pack.seasons.season_of(on)}"
-    if status.due is None:
+    if status.period_start is None:
         return NO_DUE_CYCLE
-    return status.due.isoformat()
+    return status.period_start.isoformat()
 
 
 def _next_step(
-    past: PastRecall | None, policy: RecallPolicy, as_of: date
+    earlier: Sequence[PastRecall],
+    cycle: str,
+    period_start: date | None,
+    policy: RecallPolicy,
+    as_of: date,
 ) -> int | None:
-    """The step to plan for a cycle whose latest outbox item is `past`, or None."""
-    if past is None:
-        return 1 if policy.max_steps >= 1 else None
-    if past.state is not RecallState.SENT or past.sent_on is None:
+    """The step to plan in `cycle` given the indicator's outbox items, or None."""
+    if any(item.state in ON_ITS_WAY for item in earlier):
         return None
-    if past.step >= policy.max_steps:
+    last = max(filter(None, map(_went_out_on, earlier)), default=None)
+    if last is not None and (as_of - last).days < policy.reminder_after_days:
         return None
-    if (as_of - past.sent_on).days < policy.reminder_after_days:
+    mine = [item for item in earlier if _in_cycle(item, cycle, period_start)]
+    if any(item.state is not RecallState.SENT or not item.sent_on for item in mine):
+        # Uncertain: a person decides; dead: no channel reaches them, a reminder would not
+        # either; sent on an unknown day: the reminder's delay cannot be counted.
         return None
-    return past.step + 1
+    # Steps are numbered within the cycle's own name; a message recorded under another
+    # name counts once, whatever step it was there.
+    step = max([len(mine), *(item.step for item in mine if item.cycle == cycle)]) + 1
+    return step if step <= policy.max_steps else None
+
+
+def _went_out_on(item: PastRecall) -> date | None:
+    """When the item's message went out, or may have (uncertain); None if it did not."""
+    if item.state is RecallState.SENT:
+        return item.sent_on
+    if item.state is RecallState.UNCERTAIN:
+        return item.attempted_on
+    return None
+
+
+def _in_cycle(item: PastRecall, cycle: str, period_start: date | None) -> bool:
+    """True when `item` belongs to the cycle: recorded under it, or sent during it."""
+    if item.cycle == cycle:
+        return True
+    went_out = _went_out_on(item)
+    return (
+        period_start is not None and went_out is not None and went_out >= period_start
+    )

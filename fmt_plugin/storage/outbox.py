@@ -291,18 +291,21 @@ class RecallOutbox:
         return self._decrypt_content(recall_id, str(row[0]), row[1])
 
     def history(self) -> list[PastRecall]:
-        """Every item ever planned, with its message's state and Paris sending date.
+        """Every item ever planned, with its message's state and Paris dates.
 
-        What the planner needs to decide the next step; in recall-id then item order.
+        What the planner needs to decide the next step; in recall-id then item order. The
+        attempt date is that of the message's latest transition once it was tried at least
+        once (for an `uncertain` message: when it may have gone out).
         """
         rows = self._conn.execute(
-            "SELECT recall_id, patient_id, state, sent_at, content"
+            "SELECT recall_id, patient_id, state, sent_at, attempts, updated_at, content"
             " FROM recall_messages ORDER BY recall_id"
         ).fetchall()
         past: list[PastRecall] = []
-        for recall_id, patient_id, state, sent_at, content in rows:
+        for recall_id, patient_id, state, sent_at, attempts, updated, content in rows:
             recall = self._decrypt_content(int(recall_id), str(patient_id), content)
-            sent_on = _sent_on(sent_at)
+            sent_on = _paris_date(sent_at)
+            attempted_on = _paris_date(updated) if attempts else None
             past.extend(
                 PastRecall(
                     recall.patient_id,
@@ -311,6 +314,7 @@ class RecallOutbox:
                     item.step,
                     RecallState(state),
                     sent_on,
+                    attempted_on,
                 )
                 for item in recall.items
             )
@@ -619,9 +623,9 @@ def _datetime_or_none(value: object) -> datetime | None:
     return None if value is None else datetime.fromisoformat(str(value))
 
 
-def _sent_on(sent_at: object) -> date | None:
-    """The Paris calendar date of a sending time (a recall sent at 00:30 Paris is that day)."""
-    moment = _datetime_or_none(sent_at)
+def _paris_date(stamp: object) -> date | None:
+    """The Paris calendar date of a stored time (a recall sent at 00:30 Paris is that day)."""
+    moment = _datetime_or_none(stamp)
     return None if moment is None else moment.astimezone(PARIS).date()
 
 
