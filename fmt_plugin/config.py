@@ -574,6 +574,11 @@ def _recall_settings(section: Section) -> RecallSettings:
             "reminder_after_days", defaults.policy.reminder_after_days, minimum=1
         ),
         max_steps=section.integer("max_steps", defaults.policy.max_steps, minimum=1),
+        min_days_between_messages=section.integer(
+            "min_days_between_messages",
+            defaults.policy.min_days_between_messages,
+            minimum=0,
+        ),
         adult_age=section.integer("adult_age", defaults.policy.adult_age, minimum=1),
     )
     settings = RecallSettings(

@@ -241,9 +241,13 @@ unsupported_version_ack = "AR"
 # arrivent à échéance dans lead_days jours ; une relance reminder_after_days jours après un
 # envoi si rien n'est fait, au plus max_steps envois par échéance. Grippe et covid : pendant
 # la campagne de vaccination seulement. Jamais en cas d'opposition, de refus ou de report.
+# Jamais deux messages sur un même indicateur à moins de reminder_after_days jours d'écart.
 lead_days = 30
 reminder_after_days = 30
 max_steps = 2
+# Délai minimal entre deux messages à un même patient, quel qu'en soit le sujet : ce qui
+# arrive à échéance entre-temps attend le message suivant (0 : pas de délai).
+min_days_between_messages = 7
 # Âge à partir duquel le patient reçoit ses rappels lui-même ; avant, ils s'adressent à ses
 # parents (à l'adresse de l'enfant).
 adult_age = 18

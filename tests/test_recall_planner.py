@@ -71,6 +71,7 @@ CASE_KEYS = {
 POLICY_KEYS = {
     "lead_days": False,
     "reminder_after_days": False,
+    "min_days_between_messages": False,
     "max_steps": False,
     "adult_age": False,
 }

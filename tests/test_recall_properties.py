@@ -7,8 +7,9 @@ planner) against the outbox history so far, the history the real outbox gives th
 (`PastRecall` rows: the planner's input, built here as the outbox would record them).
 
 For every indicator: at most `max_steps` messages per cycle; never two messages that went
-out (or may have) less than `reminder_after_days` apart, across cycles too; never an
-identity the outbox already holds; and, on a day when nothing changes in the record and no
+out (or may have) less than `reminder_after_days` apart, across cycles too; never two
+messages to the patient less than `min_days_between_messages` apart; never an identity the
+outbox already holds; and, on a day when nothing changes in the record and no
 period turns, the same `period_start` as the day before.
 """
 
@@ -126,6 +127,7 @@ policies = st.builds(
     lead_days=st.integers(min_value=0, max_value=60),
     reminder_after_days=st.integers(min_value=1, max_value=60),
     max_steps=st.integers(min_value=0, max_value=3),
+    min_days_between_messages=st.integers(min_value=0, max_value=14),
 )
 
 
@@ -203,6 +205,9 @@ def test_daily_runs_respect_cycles_steps_and_the_quiet_period(
             if message.went_out_on() is not None:
                 went_out[indicator].append(message.went_out_on())
     assert all(count <= policy.max_steps for count in per_cycle.values()), per_cycle
+    letters = sorted(filter(None, (m.went_out_on() for m in messages)))
+    spacing = [(b - a).days for a, b in itertools.pairwise(letters)]
+    assert all(gap >= policy.min_days_between_messages for gap in spacing), letters
     for indicator, dates in went_out.items():
         dates.sort()
         gaps = [(b - a).days for a, b in itertools.pairwise(dates)]

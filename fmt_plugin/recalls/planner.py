@@ -31,6 +31,10 @@ Policy, one indicator of one patient at a time:
   the last one about it (sent, or uncertain since its attempt), nor while another one
   about it is on its way (planned, sending, failed): a new cycle (a birthday opening a new
   year of age, an act that falls due again) waits for the quiet period to end.
+- a patient gets nothing within `min_days_between_messages` of the last message to them,
+  whatever it was about, nor while one is on its way: the flu campaign opening the day
+  before a screening reminder falls due does not make two letters on consecutive days;
+  the reminder waits and goes out with whatever else is due then.
 """
 
 from __future__ import annotations
@@ -78,12 +82,14 @@ def plan_recalls(
     replaces an earlier one; indicators the pack does not know are ignored); `history` is
     the outbox's items. Sorted by patient id, items in the pack's indicator order.
     """
+    history = list(history)
     past = _by_indicator(history)
+    resting = _resting_patients(history, policy, as_of)
     by_patient = {evaluation.patient_id: evaluation for evaluation in evaluations}
     recalls = []
     for patient_id in sorted(by_patient):
         patient = patients.get(patient_id)
-        if patient is None or patient.opposition:
+        if patient is None or patient.opposition or patient_id in resting:
             continue
         items = _due_items(by_patient[patient_id], pack, policy, past, as_of)
         if items:
@@ -133,6 +139,24 @@ def _by_indicator(
     for item in history:
         grouped.setdefault((item.patient_id, item.indicator), []).append(item)
     return grouped
+
+
+def _resting_patients(
+    history: Sequence[PastRecall], policy: RecallPolicy, as_of: date
+) -> set[str]:
+    """Patients written to within `min_days_between_messages`, or with a message on its way.
+
+    Their items wait: planned tomorrow or later, they travel together in one message.
+    """
+    resting = set()
+    for item in history:
+        went_out = _went_out_on(item)
+        if item.state in ON_ITS_WAY or (
+            went_out is not None
+            and (as_of - went_out).days < policy.min_days_between_messages
+        ):
+            resting.add(item.patient_id)
+    return resting
 
 
 def _due_items(

@@ -19,5 +19,8 @@ class RecallPolicy:
     reminder_after_days: int = 30
     #: At most this many steps per cycle.
     max_steps: int = 2
+    #: A patient gets no message within this many days of the last one (about anything):
+    #: what falls due meanwhile waits and travels in the next one (0: no such wait).
+    min_days_between_messages: int = 7
     #: Patients younger than this are written to as their parents.
     adult_age: int = 18
