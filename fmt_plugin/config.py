@@ -260,6 +260,9 @@ class PracticeSettings:
     patient_id_authorities: tuple[str, ...] = ()
     #: The number patients call to book, printed in every recall.
     phone: str = ""
+    #: Who signs the recall letters, as written under them ("Dr Marie Martin"); empty: the
+    #: practice signs alone.
+    doctor: str = ""
 
 
 @dataclass(frozen=True)
@@ -332,6 +335,8 @@ class RecallSettings:
     retry_max_s: int = 6 * 3600
     max_attempts: int = 6
     jobstore: Path | None = None
+    #: The practice's letter templates: a file there replaces the shipped one of that name.
+    templates: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -440,6 +445,7 @@ def load_config(path: Path) -> FmtConfig:
         name=practice.string("name", ""),
         patient_id_authorities=practice.string_list("patient_id_authorities"),
         phone=practice.string("phone", ""),
+        doctor=practice.string("doctor", ""),
     )
     practice.finish()
 
@@ -597,6 +603,7 @@ def _recall_settings(section: Section) -> RecallSettings:
         retry_max_s=section.integer("retry_max_s", defaults.retry_max_s, minimum=1),
         max_attempts=section.integer("max_attempts", defaults.max_attempts, minimum=1),
         jobstore=section.path("jobstore", "jobs.sqlite3"),
+        templates=_templates_folder(section),
     )
     if settings.sending_until <= settings.sending_from:
         raise section.error(
@@ -610,6 +617,18 @@ def _recall_settings(section: Section) -> RecallSettings:
         )
     section.finish()
     return settings
+
+
+def _templates_folder(section: Section) -> Path | None:
+    """`templates`: an existing folder of letter templates, or None (the shipped ones)."""
+    folder = section.optional_path("templates")
+    if folder is not None and not folder.is_dir():
+        raise section.error(
+            "templates",
+            f"dossier introuvable : {folder}",
+            "un dossier de modèles de lettres",
+        )
+    return folder
 
 
 def _clock_time(section: Section, key: str, default: datetime.time) -> datetime.time:

@@ -4,7 +4,8 @@ Opening the installation already validates the configuration, unlocks the key fi
 store and loads every adapter (each failure names its file, key or adapter). This adds what
 would otherwise fail later, at the worst time: a malformed rule pack (at the first
 evaluation), an unreadable channel certificate (at the first recall, days later), an outbox
-folder that cannot be written, a job store folder that does not exist. A problem raises the
+folder that cannot be written, a letter template that does not render, a job store folder
+that does not exist. A problem raises the
 same `ConfigError` family, so the service refuses to start with one clear line.
 
 The MLLP TLS files are not checked here: `serve` checks them when it builds its listener,
@@ -22,6 +23,7 @@ from fmt_plugin.evaluation import select_rule_pack
 from fmt_plugin.hooks.host import adapter_infos
 from fmt_plugin.installation import Installation
 from fmt_plugin.model import AdapterInfo
+from fmt_plugin.recalls.letter import Letters
 from fmt_plugin.recalls.runner import recall_channels
 from fmt_plugin.rules.pack import RulePack
 
@@ -44,6 +46,11 @@ def check_installation(installation: Installation) -> Preflight:
         check = getattr(channel, "check", None)
         if callable(check):
             check()
+    if channels:
+        # A broken letter template would otherwise turn every recall into a failure.
+        Letters.from_config(config).check(
+            (indicator.id, indicator.label) for indicator in pack.indicators
+        )
     _check_jobstore(config.recalls.jobstore, config.path)
     return Preflight(
         pack=pack,

@@ -25,6 +25,8 @@ class InitOptions:
     passphrase_env: str | None = None
     practice_name: str = ""
     practice_phone: str = ""
+    #: `[practice] doctor`: who signs the recall letters ("Dr Marie Martin").
+    doctor: str = ""
     #: Replaces the commented `[adapters.csv_roster]` block (e.g. `[adapters.demo]`).
     adapter_block: str | None = None
     #: The `init` audit entry's detail: which adapter the installation was created with.
@@ -66,6 +68,7 @@ def init_installation(options: InitOptions, *, actor: str) -> Path:
             passphrase_env=options.passphrase_env,
             practice_name=options.practice_name,
             practice_phone=options.practice_phone,
+            doctor=options.doctor,
             adapter_block=options.adapter_block,
         ),
         encoding="utf-8",
@@ -121,6 +124,7 @@ def render_config(
     passphrase_env: str | None = None,
     practice_name: str = "",
     practice_phone: str = "",
+    doctor: str = "",
     adapter_block: str | None = None,
 ) -> str:
     """The annotated configuration file; every setting is present or shown commented out."""
@@ -151,6 +155,7 @@ def render_config(
     return _TEMPLATE.format(
         practice_name=_toml_string(practice_name),
         practice_phone=_toml_string(practice_phone),
+        doctor=_toml_string(doctor),
         store_path=_toml_string(store_path),
         key_file=_toml_string(key_file),
         passphrase_line=passphrase_line,
@@ -176,6 +181,9 @@ _TEMPLATE = """\
 name = {practice_name}
 # Téléphone du cabinet, indiqué dans chaque rappel pour prendre rendez-vous.
 phone = {practice_phone}
+# Médecin qui signe les rappels, écrit comme sous sa signature (ex. "Dr Marie Martin") ;
+# vide : le cabinet signe seul.
+doctor = {doctor}
 # Autorités d'affectation (nom ou OID, PID-3.4 en HL7) sous lesquelles l'identifiant
 # « PI » d'un message est l'identifiant patient du cabinet. Vide : seul l'INS rapproche.
 patient_id_authorities = []
@@ -270,6 +278,10 @@ max_attempts = 6
 snapshot_time = "02:00"
 # Tâches planifiées (aucune donnée patient dans ce fichier).
 jobstore = "jobs.sqlite3"
+# Modèles de lettres propres au cabinet : un fichier de ce dossier remplace le modèle livré
+# du même nom (letter.txt.j2, wording.txt.j2, indicators/dep_sein.txt.j2…, voir
+# docs/recalls.md) ; un modèle invalide arrête le démarrage avec le fichier et la ligne.
+# templates = "modeles/"
 
 [http]
 # Page d'état locale du service : /health (200 si tout fonctionne, 503 sinon) pour la

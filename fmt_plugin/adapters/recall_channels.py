@@ -15,6 +15,7 @@ from fmt_plugin.mssante.address import DEFAULT_ADDRESS_TEMPLATE, is_address
 from fmt_plugin.mssante.channel import MssanteChannel
 from fmt_plugin.mssante.settings import MssanteSettings, read_mssante_settings
 from fmt_plugin.recalls.file_channel import DEFAULT_FILE_SENDER, FileChannel
+from fmt_plugin.recalls.letter import Letters
 
 NAME = "recall_channels"
 #: The outbox folder when `[channels.file]` names none, relative to the configuration file.
@@ -41,13 +42,15 @@ class RecallChannels:
         """Read `[channels.mssante]` and `[channels.file]`; either may be absent."""
         channels: list[RecallChannel] = []
         mssante: MssanteSettings | None = None
+        # One set of templates for both: the practice's letter reads the same either way.
+        letters = Letters.from_config(config)
         section = config.channel_section("mssante")
         if section is not None:
             mssante = read_mssante_settings(section)
-            channels.append(MssanteChannel(mssante))
+            channels.append(MssanteChannel(mssante, letters=letters))
         section = config.channel_section("file")
         if section is not None:
-            channels.append(_file_channel(section, mssante))
+            channels.append(_file_channel(section, mssante, letters))
         self._channels = channels
 
     @hookimpl(trylast=True)
@@ -56,7 +59,9 @@ class RecallChannels:
         return list(self._channels)
 
 
-def _file_channel(section: Section, mssante: MssanteSettings | None) -> FileChannel:
+def _file_channel(
+    section: Section, mssante: MssanteSettings | None, letters: Letters
+) -> FileChannel:
     """The file channel of `[channels.file]` (`folder`, `sender`); calls `finish()`."""
     folder = section.path("folder", DEFAULT_FOLDER)
     sender = section.optional_string("sender")
@@ -72,4 +77,5 @@ def _file_channel(section: Section, mssante: MssanteSettings | None) -> FileChan
         folder,
         sender.strip() if sender else default_sender,
         address_template=template,
+        letters=letters,
     )

@@ -40,6 +40,12 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         help="téléphone du cabinet, écrit dans chaque rappel",
     )
     init.add_argument(
+        "--doctor",
+        default="",
+        metavar="NOM",
+        help='médecin qui signe les rappels (ex. "Dr Marie Martin")',
+    )
+    init.add_argument(
         "--passphrase-env",
         metavar="VARIABLE",
         help="protéger le fichier de clés par la phrase de passe de cette variable",
@@ -67,6 +73,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         passphrase_env=args.passphrase_env,
         practice_name=args.practice_name,
         practice_phone=args.practice_phone,
+        doctor=args.doctor,
     )
     config_path = init_installation(options, actor=current_actor())
     folder = config_path.parent

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.policy import SMTP
 
-from fmt_plugin.errors import PermanentChannelError
+from fmt_plugin.errors import PermanentChannelError, TemporaryChannelError
 from fmt_plugin.model import Patient
 from fmt_plugin.mssante.address import patient_address
 from fmt_plugin.mssante.settings import MssanteSettings
 from fmt_plugin.mssante.transport import CHANNEL_NAME, MssanteTransport
-from fmt_plugin.recalls.letter import compose_letter
+from fmt_plugin.recalls.letter import Letters, LetterTemplateError, shipped_letters
 from fmt_plugin.recalls.model import RecallMessage
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,11 @@ class MssanteChannel:
         self,
         settings: MssanteSettings,
         *,
+        letters: Letters | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.settings = settings
+        self.letters = letters or shipped_letters()
         self._transport = MssanteTransport(settings, channel=self.name)
         self._clock = clock
 
@@ -60,20 +62,28 @@ class MssanteChannel:
         return headers
 
     async def send(self, message: RecallMessage) -> None:
-        """Submit the recall; raise a `ChannelError` saying whether to retry (see transport)."""
+        """Submit the recall; raise a `ChannelError` saying whether to retry (see transport).
+
+        A letter template that fails is a temporary error: nothing was sent.
+        """
         recipient = self.address(message.patient)
         if recipient is None:
             raise PermanentChannelError(
                 self.name,
                 f"aucune adresse MSSanté pour le patient {message.patient.patient_id}",
             )
-        letter = compose_letter(
-            message,
-            sender=self.settings.sender,
-            recipient=recipient,
-            now=self._clock(),
-            headers=self.headers(),
-        )
+        try:
+            letter = self.letters.compose(
+                message,
+                sender=self.settings.sender,
+                recipient=recipient,
+                now=self._clock(),
+                headers=self.headers(),
+                replies=not self.settings.reply_blocked,
+            )
+        except LetterTemplateError as exc:
+            # Nothing was sent: once the template is mended, a retry sends the letter.
+            raise TemporaryChannelError(self.name, str(exc)) from exc
         await self._transport.submit(
             letter.as_bytes(policy=SMTP),
             sender=self.settings.sender,

@@ -22,7 +22,7 @@ from pathlib import Path
 from fmt_plugin.errors import ConfigError, TemporaryChannelError
 from fmt_plugin.model import Patient
 from fmt_plugin.mssante.address import DEFAULT_ADDRESS_TEMPLATE, patient_address
-from fmt_plugin.recalls.letter import compose_letter
+from fmt_plugin.recalls.letter import Letters, LetterTemplateError, shipped_letters
 from fmt_plugin.recalls.model import RecallMessage
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,13 @@ class FileChannel:
         sender: str = DEFAULT_FILE_SENDER,
         *,
         address_template: str = DEFAULT_ADDRESS_TEMPLATE,
+        letters: Letters | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.folder = folder
         self.sender = sender
         self._template = address_template
+        self.letters = letters or shipped_letters()
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -97,14 +99,19 @@ class FileChannel:
         """Write the message's file atomically and return its path (blocking).
 
         On failure nothing is left behind (the temporary file is removed) and
-        `TemporaryChannelError` names the folder and the system's reason.
+        `TemporaryChannelError` names the folder and the system's reason, or the letter
+        template at fault (retried once the template is mended).
         """
-        letter = compose_letter(
-            message,
-            sender=self.sender,
-            recipient=self.recipient(message.patient),
-            now=self._clock(),
-        )
+        try:
+            # Nothing to answer: a file is not delivered, so the letter offers no reply.
+            letter = self.letters.compose(
+                message,
+                sender=self.sender,
+                recipient=self.recipient(message.patient),
+                now=self._clock(),
+            )
+        except LetterTemplateError as exc:
+            raise TemporaryChannelError(self.name, str(exc)) from exc
         path = self.path_for(message)
         try:
             _write_atomically(path, letter.as_bytes(policy=SMTP))

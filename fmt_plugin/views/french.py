@@ -7,6 +7,7 @@ French form: every view (terminal, files, letters, pages) calls these, so `37,7 
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -16,6 +17,8 @@ from fmt_plugin.timezone import PARIS
 
 #: The narrow no-break space French typography puts between thousands and before `%` / `€`.
 THIN_SPACE = "\u202f"
+#: The no-break space before `:` and `;` (and inside guillemets) in running text.
+NBSP = "\u00a0"
 
 MONTHS = (
     "janvier",
@@ -108,6 +111,24 @@ def overdue(due: date, as_of: date) -> str:
 def month(value: date) -> str:
     """`juin 2028` (amelipro's "Prochain dépistage à prévoir : juin 2028")."""
     return f"{MONTHS[value.month - 1]} {value.year}"
+
+
+def long_day(value: date) -> str:
+    """`15 mars 2026`, and `1er mars 2026` for the first of the month (letters to patients)."""
+    first = "1er" if value.day == 1 else str(value.day)
+    return f"{first} {MONTHS[value.month - 1]} {value.year}"
+
+
+#: A space before `:` `;` `?` `!` `»`, or after `«`: French typography makes it non-breaking.
+_BREAKABLE_PUNCTUATION_SPACE = re.compile(r" +(?=[:;?!»])|(?<=«) +")
+
+
+def nonbreaking_punctuation(text: str) -> str:
+    """`Rappel : oui` with a no-break space, so `:` `;` `?` `!` `»` never start a line.
+
+    Only spaces already there are changed (`12:30` and `https://` stay as they are).
+    """
+    return _BREAKABLE_PUNCTUATION_SPACE.sub(NBSP, text)
 
 
 def age(years: int, months: int) -> str:
