@@ -99,10 +99,10 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "discard",
         parents=[common],
         help="écarter des messages qui ne sont pas pour le cabinet (gardés, plus comptés)",
-        description="Écarte des messages de la quarantaine : ils restent chiffrés dans "
-        "la base et dans le journal d'audit, ne sont plus comptés ni rejoués par "
-        "« replay --all », et se voient avec « quarantine list --all ». Un message écarté "
-        "peut encore être rejoué par son numéro.",
+        description="Écarte des messages de la quarantaine : ils restent entiers et "
+        "chiffrés dans la base, ne sont plus comptés ni rejoués par « replay --all », et "
+        "se voient avec « quarantine list --all » ; l'opération est tracée dans le "
+        "journal d'audit. Un message écarté peut encore être rejoué par son numéro.",
     )
     discard.add_argument(
         "message_ids",

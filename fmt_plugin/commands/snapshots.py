@@ -55,7 +55,13 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="N",
         help="les N derniers instantanés (défaut : 7)",
     )
-    history.add_argument("--format", choices=("table", "json"), default="table")
+    history.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table (défaut) : un indicateur par ligne, un instantané par colonne ; "
+        "json : les nombres de chaque jour",
+    )
     history.set_defaults(handler=cmd_history)
 
 
