@@ -17,6 +17,7 @@ from fmt_plugin.commands import (
     installation,
     recalls,
     reports,
+    snapshots,
 )
 from fmt_plugin.config import CONFIG_ENV_VAR
 from fmt_plugin.demo.command import add_demo_command
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commandes", metavar="COMMANDE")
     installation.register(commands, common)
     reports.register(commands, common)
+    snapshots.register(commands, common)
     decisions.register(commands, common)
     hl7.register(commands, common)
     recalls.register(commands, common)

@@ -115,9 +115,10 @@ class ServiceMonitor:
         return {
             "today": {
                 "date": now.date().isoformat(),
-                "recus": received["accepted"] + received["quarantined"],
+                "recus": sum(received.values()),
                 "integres": received["accepted"],
                 "en_quarantaine": received["quarantined"],
+                "ecartes": received["discarded"],
             },
             "outbox": store.outbox.counts(),
         }

@@ -60,7 +60,7 @@ def test_quarantine_list_shows_the_message_and_its_reason(imported):
     folder, config, _ = imported
     listing = cli(folder, "--config", config, "quarantine", "list")
     assert listing.returncode == 0
-    assert "1 message(s) en quarantaine" in listing.stdout
+    assert "1 message en quarantaine" in listing.stdout
     assert "MSH-10 H00047" in listing.stdout
     assert "patient inconnu du cabinet" in listing.stdout
 
@@ -125,7 +125,7 @@ def test_replay_after_the_patient_joined_the_roster_integrates_it(tmp_path):
 def test_replay_of_an_id_not_in_quarantine_is_refused(installation, tmp_path):
     """Replay of an id not in quarantine is refused."""
     result = cli(tmp_path, "--config", installation, "quarantine", "replay", "42")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "42" in result.stderr
 
 

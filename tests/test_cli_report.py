@@ -304,7 +304,10 @@ def test_revoked_override_no_longer_applies(run_cli, config):
     record(
         run_cli, config, "Q05", "dep_sein", "--kind", "exclusion", "--reason", "erreur"
     )
-    assert run_cli("--config", config, "override-revoke", "1").returncode == 0
+    revoke = run_cli(
+        "--config", config, "override-revoke", "1", "--author", "Dr Martin"
+    )
+    assert revoke.returncode == 0
     assert (
         indicators_of(report_json(run_cli, config), "Q05")["dep_sein"]["status"]
         == "a_verifier"
@@ -315,7 +318,7 @@ def test_override_fait_ailleurs_without_date_is_refused(run_cli, config):
     """A declaration without the act's date is refused, naming --date."""
     result = run_cli(
         "--config", config, "override", "Q05", "dep_sein", "--kind", "fait_ailleurs",
-        "--reason", "x",
+        "--reason", "x", "--author", "Dr Martin",
     )  # fmt: skip
     assert result.returncode == 2
     assert "--date" in result.stderr
@@ -333,6 +336,8 @@ def test_override_of_an_unknown_indicator_is_refused(run_cli, config):
         "refus",
         "--reason",
         "x",
+        "--author",
+        "Dr Martin",
     )
     assert result.returncode == 2
     assert "dep_sein" in result.stderr
@@ -350,6 +355,8 @@ def test_override_of_an_unknown_patient_is_refused(run_cli, config):
         "refus",
         "--reason",
         "x",
+        "--author",
+        "Dr Martin",
     )
     assert result.returncode != 0
     assert "Q99" in result.stderr

@@ -173,6 +173,7 @@ def test_a_duplicate_is_answered_aa_again_and_stored_once(practice):
     assert practice.store.inbox.counts() == {
         "accepted": 1,
         "quarantined": 0,
+        "discarded": 0,
         "duplicates": 1,
     }
 

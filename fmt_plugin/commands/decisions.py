@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Mapping
 from datetime import date
 
+from fmt_plugin.commands.french_argparse import Choice
 from fmt_plugin.commands.invocation import (
     Subparsers,
     current_actor,
     iso_date_argument,
     with_installation,
 )
-from fmt_plugin.errors import ConfigError, ExitStatus
-from fmt_plugin.evaluation import select_rule_pack
+from fmt_plugin.errors import ExitStatus, UsageError
+from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
 from fmt_plugin.installation import Installation
-from fmt_plugin.rules import Override, OverrideKind
+from fmt_plugin.rules import Override, OverrideKind, RulePack
 from fmt_plugin.timezone import today_in_paris
+from fmt_plugin.views import decisions as view
+from fmt_plugin.views.french import day
+
+PROG = "fmt-plugin"
+#: Who takes the practice's decisions when `--author` is not given (never the OS account:
+#: a shared session's login names nobody, and the decision must name its author).
+AUTHOR_ENV_VAR = "FMT_USER"
+KINDS = Choice(
+    {
+        OverrideKind.EXCLUSION.value: ["exclusion"],
+        OverrideKind.REFUS.value: ["refus"],
+        OverrideKind.REPORT.value: ["report"],
+        OverrideKind.FAIT_AILLEURS.value: [
+            "fait_ailleurs",
+            "fait ailleurs",
+            "fait-ailleurs",
+        ],
+    }
+)
+DATE_FORMS = "AAAA-MM-JJ ou JJ/MM/AAAA"
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -24,70 +48,152 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "override",
         parents=[common],
         help="enregistrer une décision du cabinet (exclusion, refus, report, fait ailleurs)",
+        description="Enregistre une décision du cabinet pour un patient et un indicateur "
+        "qui le concerne : exclusion médicale, refus du patient, report des rappels, ou "
+        "acte fait ailleurs. La décision est chiffrée, signée de son auteur et tracée dans "
+        "le journal d'audit.",
     )
-    override.add_argument("patient_id", metavar="PATIENT_ID")
-    override.add_argument("indicator", metavar="INDICATEUR")
     override.add_argument(
-        "--kind", required=True, choices=[str(k) for k in OverrideKind]
+        "patient_id",
+        metavar="PATIENT_ID",
+        help="identifiant du patient (dossier médical)",
     )
-    override.add_argument("--reason", required=True, metavar="MOTIF")
-    override.add_argument("--author", metavar="AUTEUR", help="défaut : l'utilisateur")
+    override.add_argument(
+        "indicator", metavar="INDICATEUR", help="indicateur concerné, ex. dep_sein"
+    )
+    override.add_argument(
+        "--kind",
+        required=True,
+        type=KINDS,
+        metavar=KINDS.metavar,
+        help="exclusion (médicale : le statut devient exclu), refus (du patient : les "
+        "rappels s'arrêtent), report (des rappels jusqu'à --date), fait_ailleurs (l'acte "
+        "fait ailleurs le --date compte comme fait)",
+    )
+    override.add_argument(
+        "--reason",
+        required=True,
+        type=_reason,
+        metavar="MOTIF",
+        help="pourquoi (obligatoire ; gardé chiffré avec la décision)",
+    )
+    _add_author(override, "qui prend la décision")
     override.add_argument(
         "--date",
         type=iso_date_argument,
-        metavar="AAAA-MM-JJ",
+        metavar="DATE",
         help="date de l'acte (fait_ailleurs) ou fin du report (report)",
     )
-    override.add_argument("--expires", type=iso_date_argument, metavar="AAAA-MM-JJ")
+    override.add_argument(
+        "--expires",
+        type=iso_date_argument,
+        metavar="DATE",
+        help="dernier jour où la décision s'applique (défaut : sans fin)",
+    )
     override.add_argument(
         "--recorded-on",
         type=iso_date_argument,
-        metavar="AAAA-MM-JJ",
-        help="date de la décision, si elle a été prise avant sa saisie (défaut : aujourd'hui)",
+        metavar="DATE",
+        help="date de la décision, si elle a été prise avant sa saisie (défaut : "
+        "aujourd'hui) ; le patient doit être concerné par l'indicateur à cette date",
     )
     override.set_defaults(handler=cmd_override)
 
     overrides = commands.add_parser(
-        "overrides", parents=[common], help="lister les décisions du cabinet"
+        "overrides",
+        parents=[common],
+        help="lister les décisions du cabinet",
+        description="Liste les décisions en vigueur du cabinet (d'un patient, ou de tous).",
     )
-    overrides.add_argument("patient_id", nargs="?", metavar="PATIENT_ID")
-    overrides.add_argument("--all", action="store_true", help="y compris les révoquées")
+    overrides.add_argument(
+        "patient_id",
+        nargs="?",
+        metavar="PATIENT_ID",
+        help="seulement ce patient (défaut : tous)",
+    )
+    overrides.add_argument(
+        "--all", action="store_true", help="y compris les décisions révoquées"
+    )
     overrides.set_defaults(handler=cmd_overrides)
 
     revoke = commands.add_parser(
-        "override-revoke", parents=[common], help="révoquer une décision du cabinet"
+        "override-revoke",
+        parents=[common],
+        help="révoquer une décision du cabinet",
+        description="Révoque une décision : elle ne s'applique plus, mais reste dans "
+        "l'historique (fmt-plugin overrides --all) avec qui l'a révoquée et quand.",
     )
-    revoke.add_argument("override_id", type=int, metavar="NUMÉRO")
+    revoke.add_argument(
+        "override_id",
+        type=int,
+        metavar="NUMÉRO",
+        help="numéro de la décision (fmt-plugin overrides)",
+    )
+    _add_author(revoke, "qui révoque la décision")
     revoke.set_defaults(handler=cmd_override_revoke)
 
 
+def _add_author(parser: argparse.ArgumentParser, who: str) -> None:
+    parser.add_argument(
+        "--author",
+        metavar="NOM",
+        help=f"{who} (défaut : la variable {AUTHOR_ENV_VAR} ; l'un des deux est "
+        "obligatoire)",
+    )
+
+
+def _reason(text: str) -> str:
+    """An argparse `type`: the reason, its blanks collapsed; a blank one is refused."""
+    reason = " ".join(text.split())
+    if not reason:
+        raise argparse.ArgumentTypeError(
+            "motif vide : dites pourquoi (il reste avec la décision)"
+        )
+    return reason
+
+
+def decision_author(given: str | None, environ: Mapping[str, str]) -> str:
+    """The name of who takes or revokes a decision: `--author`, else FMT_USER.
+
+    Never the operating system's account: UsageError when neither names someone.
+    """
+    source = "--author" if given is not None else AUTHOR_ENV_VAR
+    text = given if given is not None else environ.get(AUTHOR_ENV_VAR, "")
+    author = " ".join(text.split())
+    if author:
+        return author
+    if given is not None or AUTHOR_ENV_VAR in environ:
+        raise UsageError(f"auteur vide ({source}) : indiquez le nom de qui décide")
+    raise UsageError(
+        "auteur de la décision manquant : --author NOM, ou la variable "
+        f'{AUTHOR_ENV_VAR} (ex. {AUTHOR_ENV_VAR}="Dr Martin")'
+    )
+
+
 def cmd_override(args: argparse.Namespace) -> int:
-    """Record a practice decision for one patient and one indicator (audited)."""
+    """Record a practice decision for one patient and one indicator that concerns them."""
+    author = decision_author(args.author, os.environ)
     today = today_in_paris()
     recorded_on = args.recorded_on or today
     if recorded_on > today:
-        raise ConfigError(
-            "une décision ne peut pas être datée dans le futur",
-            key="--recorded-on",
-            expected=f"au plus tard le {today.isoformat()}",
+        raise UsageError(
+            f"--recorded-on {day(recorded_on)} : une décision ne peut pas être datée "
+            f"dans le futur (au plus tard le {day(today)})"
         )
     kind = OverrideKind(args.kind)
     _check_override_dates(kind, args.date, args.expires, recorded_on)
 
     def record(installation: Installation) -> int:
         pack = select_rule_pack(installation.config, installation.pm)
-        if args.indicator not in pack.indicator_ids:
-            raise ConfigError(
-                f"indicateur « {args.indicator} » inconnu du jeu « {pack.id} »",
-                key="INDICATEUR",
-                expected=", ".join(pack.indicator_ids),
-            )
+        _check_concerned(
+            installation, pack, args.patient_id, args.indicator, recorded_on
+        )
         saved = installation.store.add_override(
             Override(
                 patient_id=args.patient_id,
                 indicator=args.indicator,
                 kind=kind,
-                author=args.author or current_actor().removeprefix("cli:"),
+                author=author,
                 recorded_on=recorded_on,
                 reason=args.reason,
                 date=args.date,
@@ -95,70 +201,98 @@ def cmd_override(args: argparse.Namespace) -> int:
             ),
             actor=current_actor(),
         )
-        print(
-            f"Décision n° {saved.override_id} enregistrée pour le patient "
-            f"{saved.patient_id} ({saved.indicator} : {saved.kind})."
-        )
+        sys.stdout.write(view.render_recorded(pack, saved))
         return ExitStatus.OK
 
     return with_installation(args, record)
 
 
+def _check_concerned(
+    installation: Installation,
+    pack: RulePack,
+    patient_id: str,
+    indicator_id: str,
+    on: date,
+) -> None:
+    """UsageError unless the indicator exists and concerns this active patient on `on`."""
+    if indicator_id not in pack.indicator_ids:
+        raise UsageError(
+            f"indicateur « {indicator_id} » inconnu du jeu de règles « {pack.id} » ; "
+            f"indicateurs : {', '.join(pack.indicator_ids)}"
+        )
+    store = installation.store
+    patient = store.get_patient(patient_id)
+    if patient is None:
+        raise UsageError(
+            f"patient « {patient_id} » inconnu de la base : aucune décision enregistrée "
+            f"(un patient de la patientèle synchronisée, {PROG} sync)"
+        )
+    if patient_id not in store.patient_ids():
+        raise UsageError(
+            f"le patient « {patient_id} » n'est plus dans la patientèle active : "
+            "aucune décision enregistrée"
+        )
+    practice = evaluate_practice(
+        store, installation.pm, pack, on, patient_ids=[patient_id]
+    )
+    if indicator_id not in practice.evaluations[0].statuses:
+        indicator = pack.indicator(indicator_id)
+        raise UsageError(
+            f"« {indicator.label} » ({indicator_id}) ne concerne pas le patient "
+            f"{patient_id} au {day(on)} : "
+            f"{view.why_not_concerned(indicator, patient, on)}. "
+            "Aucune décision enregistrée."
+        )
+
+
 def _check_override_dates(
     kind: OverrideKind, when: date | None, expires: date | None, recorded_on: date
 ) -> None:
-    if kind in (OverrideKind.FAIT_AILLEURS, OverrideKind.REPORT) and when is None:
-        raise ConfigError(
-            f"une décision « {kind} » demande une date",
-            key="--date",
-            expected="AAAA-MM-JJ (date de l'acte, ou fin du report)",
+    """UsageError when `--date` and `--expires` do not fit the kind of decision."""
+    words = view.KIND_WORDS[kind]
+    if kind is OverrideKind.FAIT_AILLEURS and when is None:
+        raise UsageError(
+            f"--date manquante : une décision « {words} » demande la date de l'acte "
+            f"({DATE_FORMS})"
+        )
+    if kind is OverrideKind.REPORT and when is None:
+        raise UsageError(
+            f"--date manquante : un « {words} » demande le jour où les rappels "
+            f"reprennent ({DATE_FORMS})"
         )
     if kind is OverrideKind.FAIT_AILLEURS and when is not None and when > recorded_on:
-        raise ConfigError(
-            "un acte fait ailleurs ne peut pas être postérieur à sa déclaration",
-            key="--date",
-            expected=f"au plus tard le {recorded_on.isoformat()}",
+        raise UsageError(
+            f"--date {day(when)} : un acte fait ailleurs ne peut pas être postérieur à "
+            f"sa déclaration (au plus tard le {day(recorded_on)})"
         )
     if kind is OverrideKind.REPORT and when is not None and when <= recorded_on:
-        raise ConfigError(
-            "un report de rappels se termine après la décision",
-            key="--date",
-            expected=f"après le {recorded_on.isoformat()}",
+        raise UsageError(
+            f"--date {day(when)} : un report des rappels se termine après la décision "
+            f"(après le {day(recorded_on)})"
         )
-    if (
-        kind not in (OverrideKind.FAIT_AILLEURS, OverrideKind.REPORT)
-        and when is not None
-    ):
-        raise ConfigError(
-            f"une décision « {kind} » ne prend pas de date",
-            key="--date",
-            expected="--expires pour limiter sa durée",
+    if kind in (OverrideKind.EXCLUSION, OverrideKind.REFUS) and when is not None:
+        raise UsageError(
+            f"--date : une décision « {words} » ne prend pas de date "
+            "(--expires pour limiter sa durée)"
         )
     if expires is not None and expires < recorded_on:
-        raise ConfigError(
-            "une décision ne peut pas expirer avant d'être prise",
-            key="--expires",
-            expected=f"au plus tôt le {recorded_on.isoformat()}",
+        raise UsageError(
+            f"--expires {day(expires)} : une décision ne peut pas expirer avant d'être "
+            f"prise (au plus tôt le {day(recorded_on)})"
         )
 
 
 def cmd_overrides(args: argparse.Namespace) -> int:
-    """List the practice's decisions (of one patient, or all)."""
+    """List the practice's decisions (of one patient, or all), revoked ones with `--all`."""
 
     def listing(installation: Installation) -> int:
-        found = installation.store.overrides(args.patient_id, include_revoked=args.all)
-        if not found:
-            print("Aucune décision enregistrée.")
-        for item in found:
-            line = (
-                f"n° {item.override_id}  {item.patient_id}  {item.indicator}  {item.kind}"
-                f"  par {item.author} le {item.recorded_on.isoformat()}"
-            )
-            if item.date:
-                line += f"  date {item.date.isoformat()}"
-            if item.expires:
-                line += f"  jusqu'au {item.expires.isoformat()}"
-            print(line + f"  — {item.reason}")
+        store = installation.store
+        pack = select_rule_pack(installation.config, installation.pm)
+        found = store.overrides(args.patient_id, include_revoked=args.all)
+        revocations = store.override_revocations(args.patient_id) if args.all else {}
+        sys.stdout.write(
+            view.render_overrides(pack, found, revocations, include_revoked=args.all)
+        )
         return ExitStatus.OK
 
     return with_installation(args, listing)
@@ -166,10 +300,27 @@ def cmd_overrides(args: argparse.Namespace) -> int:
 
 def cmd_override_revoke(args: argparse.Namespace) -> int:
     """Revoke a practice decision by its number (audited; the record is kept)."""
+    author = decision_author(args.author, os.environ)
 
     def revoke(installation: Installation) -> int:
-        installation.store.revoke_override(args.override_id, actor=current_actor())
-        print(f"Décision n° {args.override_id} révoquée.")
+        store = installation.store
+        override = store.override(args.override_id)
+        if override is None:
+            raise UsageError(
+                f"décision n° {args.override_id} introuvable ({PROG} overrides --all "
+                "les liste toutes)"
+            )
+        revocation = store.override_revocations(override.patient_id).get(
+            args.override_id
+        )
+        if revocation is not None:
+            raise UsageError(
+                f"décision n° {args.override_id} déjà "
+                f"{view.lowered(view.revoked_text(revocation))}"
+            )
+        store.revoke_override(args.override_id, actor=current_actor(), by=author)
+        pack = select_rule_pack(installation.config, installation.pm)
+        sys.stdout.write(view.render_revoked(pack, override))
         return ExitStatus.OK
 
     return with_installation(args, revoke)

@@ -7,13 +7,15 @@ import asyncio
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fmt_plugin.bulk_import import import_files, input_files
 from fmt_plugin.commands.invocation import Subparsers, current_actor, with_installation
 from fmt_plugin.config import config_path_from, load_config
-from fmt_plugin.errors import ExitStatus, InputError, ShutdownTimeoutError
+from fmt_plugin.errors import ExitStatus, ShutdownTimeoutError, UsageError
 from fmt_plugin.gc_tuning import tuned_for_throughput
+from fmt_plugin.hl7.identity import received_identity
 from fmt_plugin.installation import Installation
 from fmt_plugin.logs import configure_logging
 from fmt_plugin.service import installation_ingestor, run_service
@@ -26,10 +28,11 @@ from fmt_plugin.views.hl7_inbox import (
 )
 
 PROG = "fmt-plugin"
+log = logging.getLogger(__name__)
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
-    """Add `serve`, `import` and `quarantine list|replay`."""
+    """Add `serve`, `import` and `quarantine list|replay|discard`."""
     serve = commands.add_parser(
         "serve",
         parents=[common],
@@ -56,13 +59,22 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     imp.set_defaults(handler=cmd_import)
 
     quarantine = commands.add_parser(
-        "quarantine", help="messages HL7 en quarantaine (non intégrés)"
+        "quarantine",
+        help="messages HL7 en quarantaine (non intégrés)",
+        description="Les messages HL7 qui n'ont pas pu être intégrés (patient inconnu, "
+        "champ manquant…), gardés entiers et chiffrés : les lister, les rejouer après "
+        "correction, ou écarter ceux qui ne sont pas pour le cabinet.",
     )
     quarantine_commands = quarantine.add_subparsers(
         title="commandes", metavar="COMMANDE"
     )
     listing = quarantine_commands.add_parser(
-        "list", parents=[common], help="lister les messages en quarantaine"
+        "list",
+        parents=[common],
+        help="lister les messages en quarantaine, avec le patient qu'ils nomment",
+    )
+    listing.add_argument(
+        "--all", action="store_true", help="y compris les messages écartés"
     )
     listing.set_defaults(handler=cmd_quarantine_list)
     replay = quarantine_commands.add_parser(
@@ -71,9 +83,35 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         help="rejouer des messages (après ajout du patient à la patientèle…)",
     )
     which = replay.add_mutually_exclusive_group(required=True)
-    which.add_argument("message_ids", type=int, nargs="*", default=[], metavar="ID")
-    which.add_argument("--all", action="store_true", help="toute la quarantaine")
+    which.add_argument(
+        "message_ids",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="ID",
+        help="numéros des messages (un message écarté se rejoue par son numéro)",
+    )
+    which.add_argument(
+        "--all", action="store_true", help="toute la quarantaine, sauf les écartés"
+    )
     replay.set_defaults(handler=cmd_quarantine_replay)
+    discard = quarantine_commands.add_parser(
+        "discard",
+        parents=[common],
+        help="écarter des messages qui ne sont pas pour le cabinet (gardés, plus comptés)",
+        description="Écarte des messages de la quarantaine : ils restent entiers et "
+        "chiffrés dans la base, ne sont plus comptés ni rejoués par « replay --all », et "
+        "se voient avec « quarantine list --all » ; l'opération est tracée dans le "
+        "journal d'audit. Un message écarté peut encore être rejoué par son numéro.",
+    )
+    discard.add_argument(
+        "message_ids",
+        type=int,
+        nargs="+",
+        metavar="ID",
+        help="numéros des messages (fmt-plugin quarantine list)",
+    )
+    discard.set_defaults(handler=cmd_quarantine_discard)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -124,37 +162,110 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
-    """List the messages kept in quarantine, with why."""
+    """List the messages kept in quarantine: who they name, when, from whom, and why."""
 
     def listing(installation: Installation) -> int:
         inbox = installation.store.inbox
-        records = inbox.quarantined()
-        origins = {r.message_id: inbox.origin(r.message_id) for r in records}
-        sys.stdout.write(render_quarantine(records, origins))
+        waiting = inbox.quarantined()
+        discarded = inbox.discarded()
+        shown = waiting + discarded if args.all else waiting
+        origins = {r.message_id: inbox.origin(r.message_id) for r in shown}
+        # Decrypted and parsed for this display only: never logged.
+        identities = {
+            r.message_id: received_identity(inbox.raw(r.message_id)) for r in shown
+        }
+        sys.stdout.write(
+            render_quarantine(
+                waiting,
+                origins,
+                identities,
+                discarded=discarded,
+                show_discarded=args.all,
+            )
+        )
         return ExitStatus.OK
 
     return with_installation(args, listing)
 
 
 def cmd_quarantine_replay(args: argparse.Namespace) -> int:
-    """Replay quarantined messages; exit 1 if some stay in quarantine."""
+    """Replay quarantined messages; exit 1 if some stay in quarantine.
+
+    `--all` replays the messages waiting; a discarded one is replayed only by its id, and
+    stays discarded if it fails again.
+    """
 
     def replay(installation: Installation) -> int:
         inbox = installation.store.inbox
-        quarantined = {r.message_id for r in inbox.quarantined()}
-        ids = sorted(quarantined) if args.all else list(args.message_ids)
-        unknown = [i for i in ids if i not in quarantined]
-        if unknown:
-            raise InputError(
-                f"message(s) absent(s) de la quarantaine : {unknown}",
-                column="ID",
-            )
+        waiting = [r.message_id for r in inbox.quarantined()]
+        discarded = {r.message_id for r in inbox.discarded()}
+        ids = waiting if args.all else list(dict.fromkeys(args.message_ids))
+        _check_in_quarantine(ids, set(waiting) | discarded, "rien n'a été rejoué")
         if not ids:
             print("Quarantaine vide : rien à rejouer.")
             return ExitStatus.OK
         ingestor = installation_ingestor(installation)
         results = ingestor.replay(ids, actor=current_actor())
-        sys.stdout.write(render_replay(results))
+        sys.stdout.write(render_replay(results, discarded))
         return ExitStatus.OK if all(r.accepted for r in results) else ExitStatus.FAILURE
 
     return with_installation(args, replay)
+
+
+def cmd_quarantine_discard(args: argparse.Namespace) -> int:
+    """Set quarantined messages aside as junk: kept encrypted, audited, no longer counted."""
+
+    def discard(installation: Installation) -> int:
+        store = installation.store
+        ids = list(dict.fromkeys(args.message_ids))
+        waiting = {r.message_id for r in store.inbox.quarantined()}
+        already = [
+            i for i in ids if i in {r.message_id for r in store.inbox.discarded()}
+        ]
+        if already:
+            raise UsageError(
+                f"déjà écarté(s) : {_numbers(already)} ; rien n'a été écarté"
+            )
+        _check_in_quarantine(ids, waiting, "rien n'a été écarté")
+        actor = current_actor()
+        with store.transaction():
+            store.inbox.discard(
+                ids, by=actor, at=datetime.now(UTC).isoformat(timespec="seconds")
+            )
+            store.audit_in_transaction(
+                actor=actor,
+                action="hl7.discard",
+                detail="discarded=" + ",".join(map(str, ids)),
+            )
+        log.info("quarantine: message(s) %s discarded", ",".join(map(str, ids)))
+        if len(ids) == 1:
+            done = (
+                f"Message {_numbers(ids)} écarté : gardé chiffré, il n'est plus compté "
+                "en quarantaine."
+            )
+        else:
+            done = (
+                f"Messages {_numbers(ids)} écartés : gardés chiffrés, ils ne sont plus "
+                "comptés en quarantaine."
+            )
+        print(
+            f"{done} « {PROG} quarantine list --all » les montre ; "
+            f"« {PROG} quarantine replay ID » peut encore les rejouer."
+        )
+        return ExitStatus.OK
+
+    return with_installation(args, discard)
+
+
+def _check_in_quarantine(ids: list[int], known: set[int], nothing_done: str) -> None:
+    """UsageError naming the ids that are not quarantined messages."""
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise UsageError(
+            f"pas en quarantaine (déjà intégré(s) ou numéro(s) inconnu(s)) : "
+            f"{_numbers(missing)} ; {nothing_done} (fmt-plugin quarantine list --all)"
+        )
+
+
+def _numbers(ids: list[int]) -> str:
+    return ", ".join(f"n° {i}" for i in ids)

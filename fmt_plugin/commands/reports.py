@@ -1,4 +1,4 @@
-"""The sub-commands that show the indicators: `report`, `patient` and `history`."""
+"""The sub-commands that show the indicators: `report` and `patient`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fmt_plugin.commands.invocation import (
     iso_date_argument,
     with_installation,
 )
-from fmt_plugin.errors import ConfigError, ExitStatus, UsageError
+from fmt_plugin.errors import ConfigError, ExitStatus
 from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
 from fmt_plugin.installation import Installation
 from fmt_plugin.timezone import today_in_paris
@@ -21,13 +21,12 @@ from fmt_plugin.views.practice_report import (
     ReportOptions,
     check_options,
 )
-from fmt_plugin.views.rate_history import render_history_json, render_history_table
 
 PROG = "fmt-plugin"
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
-    """Add `report`, `patient` and `history`."""
+    """Add `report` and `patient`."""
     report = commands.add_parser(
         "report", parents=[common], help="statut des indicateurs de toute la patientèle"
     )
@@ -49,21 +48,6 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     patient.add_argument("patient_id", metavar="PATIENT_ID")
     patient.add_argument("--as-of", type=iso_date_argument, metavar="AAAA-MM-JJ")
     patient.set_defaults(handler=cmd_patient)
-
-    history = commands.add_parser(
-        "history",
-        parents=[common],
-        help="évolution des taux d'atteinte (instantanés de chaque nuit)",
-    )
-    history.add_argument(
-        "--days",
-        type=int,
-        default=7,
-        metavar="N",
-        help="les N derniers instantanés (défaut : 7)",
-    )
-    history.add_argument("--format", choices=("table", "json"), default="table")
-    history.set_defaults(handler=cmd_history)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -111,20 +95,3 @@ def cmd_patient(args: argparse.Namespace) -> int:
         return ExitStatus.OK
 
     return with_installation(args, sheet)
-
-
-def cmd_history(args: argparse.Namespace) -> int:
-    """Show the taux d'atteinte of the last nightly snapshots."""
-    if args.days < 1:
-        raise UsageError(f"--days {args.days} : au moins 1 jour")
-
-    def show(installation: Installation) -> int:
-        history = installation.store.snapshots.history()
-        if args.format == "json":
-            sys.stdout.write(render_history_json(history, args.days))
-        else:
-            pack = select_rule_pack(installation.config, installation.pm)
-            sys.stdout.write(render_history_table(history, pack, args.days))
-        return ExitStatus.OK
-
-    return with_installation(args, show)

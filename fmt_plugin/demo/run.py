@@ -30,6 +30,7 @@ from typing import Any, Self, TextIO, TypeVar
 from fmt_plugin.adapters.demo import NAME as ADAPTER_NAME
 from fmt_plugin.adapters.demo import DemoAdapter, config_block
 from fmt_plugin.config import FmtConfig, load_config
+from fmt_plugin.demo.backfill import backfill_rate_history
 from fmt_plugin.demo.hl7_messages import history_messages
 from fmt_plugin.demo.practice import DemoPractice, DemoSettings
 from fmt_plugin.demo.sender import SendReport, send_messages
@@ -272,6 +273,13 @@ async def _demonstrate(
     out.flush()
     sent = await _replay(listening, prepared.messages)
     results = await store.run(_recalls_and_statuses, options.as_of)
+    # A month-end snapshot for each month of the history, so `history` shows a trend.
+    await store.run(
+        backfill_rate_history,
+        prepared.practice.settings.reference_date,
+        options.as_of,
+        datetime.now(PARIS),
+    )
     out.write(
         demo_summary.render_replay(sent, prepared.inbox_before, results.inbox_after)
     )

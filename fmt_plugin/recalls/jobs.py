@@ -11,10 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
-from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
+from fmt_plugin.evaluation import (
+    PracticeEvaluation,
+    evaluate_practice,
+    select_rule_pack,
+)
 from fmt_plugin.installation import open_installation
 from fmt_plugin.recalls import runner
 from fmt_plugin.recalls.calendar import is_planning_day, may_send_at
@@ -23,6 +28,16 @@ from fmt_plugin.status_tracking import track_status_changes
 from fmt_plugin.timezone import PARIS
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SnapshotTaken:
+    """What `run_snapshot` recorded: the evaluation behind the counts, and how many status
+    changes it told the adapters (None when it did not track them: not today's snapshot)."""
+
+    practice: PracticeEvaluation
+    status_changes: int | None
+
 
 #: Set by the service when it shuts down: a delivery run finishes the message it is handing
 #: over and leaves the rest for the next run. A process-wide event because APScheduler calls
@@ -80,14 +95,22 @@ def run_delivery(config_path: Path, now: datetime) -> DeliveryReport | None:
         return report
 
 
-def run_snapshot(config_path: Path, now: datetime) -> None:
-    """Record the status counts of `now`'s Paris date (a second run that day replaces them)."""
+def run_snapshot(
+    config_path: Path, now: datetime, *, as_of: date | None = None
+) -> SnapshotTaken:
+    """Record the counts of `as_of` (default: `now`'s Paris date); a rerun that day replaces them.
+
+    Statuses are remembered, and their changes told to adapters, for today's snapshot
+    only: another day's statuses are not news, and the next night would undo them.
+    """
     with open_installation(config_path) as installation:
         today = now.astimezone(PARIS).date()
+        day = as_of or today
         pack = select_rule_pack(installation.config, installation.pm)
-        practice = evaluate_practice(installation.store, installation.pm, pack, today)
-        installation.store.snapshots.record(
-            today, practice.rates.values(), taken_at=now
-        )
-        log.info("status snapshot for %s recorded", today)
-        track_status_changes(installation.store, installation.pm, practice)
+        practice = evaluate_practice(installation.store, installation.pm, pack, day)
+        installation.store.snapshots.record(day, practice.rates.values(), taken_at=now)
+        log.info("status snapshot for %s recorded", day)
+        if day != today:
+            return SnapshotTaken(practice, None)
+        changes = track_status_changes(installation.store, installation.pm, practice)
+        return SnapshotTaken(practice, changes)

@@ -83,6 +83,14 @@ class MessageRecord:
     patient_id: str | None
     replayed_at: str | None
     duplicates: int
+    #: Set when the practice discarded a quarantined message (it stays 'quarantined').
+    discarded_at: str | None = None
+    discarded_by: str | None = None
+
+    @property
+    def discarded(self) -> bool:
+        """True for a quarantined message the practice set aside as junk."""
+        return self.discarded_at is not None
 
     @property
     def rejection(self) -> Rejection | None:
@@ -101,7 +109,12 @@ class MessageRecord:
 _RECORD_COLUMNS = (
     "message_id, sender, control_id, message_type, channel, received_at, state,"
     " ack_code, error_code, error_location, application_error, reason, patient_id,"
-    " replayed_at, duplicates"
+    " replayed_at, duplicates, discarded_at, discarded_by"
+)
+# A discarded message keeps its state: it is counted apart from those still waiting.
+_STATE_COUNTED = (
+    "CASE WHEN state = 'quarantined' AND discarded_at IS NOT NULL"
+    " THEN 'discarded' ELSE state END"
 )
 
 
@@ -205,10 +218,12 @@ class Hl7Inbox:
         at: str,
     ) -> list[StoredEvent]:
         """Integrate a quarantined message on replay: its events are stored now."""
+        # An integrated message is no longer discarded: the audit log keeps that it was.
         self._conn.execute(
             "UPDATE hl7_messages SET state = 'accepted', ack_code = 'AA',"
             " error_code = NULL, error_location = NULL, application_error = NULL,"
-            " reason = NULL, patient_id = ?, replayed_at = ? WHERE message_id = ?",
+            " reason = NULL, patient_id = ?, replayed_at = ?, discarded_at = NULL,"
+            " discarded_by = NULL WHERE message_id = ?",
             (patient_id, at, message_id),
         )
         return self._add_events(message_id, patient_id, events)
@@ -230,12 +245,33 @@ class Hl7Inbox:
         )
 
     def quarantined(self) -> list[MessageRecord]:
-        """The messages waiting in quarantine, oldest first."""
+        """The messages waiting in quarantine (not discarded), oldest first."""
         rows = self._conn.execute(
             f"SELECT {_RECORD_COLUMNS} FROM hl7_messages"  # noqa: S608 -- constant columns
-            " WHERE state = 'quarantined' ORDER BY message_id"
+            " WHERE state = 'quarantined' AND discarded_at IS NULL ORDER BY message_id"
         ).fetchall()
         return [_record(row) for row in rows]
+
+    def discarded(self) -> list[MessageRecord]:
+        """The quarantined messages the practice discarded, oldest first."""
+        rows = self._conn.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM hl7_messages"  # noqa: S608 -- constant columns
+            " WHERE state = 'quarantined' AND discarded_at IS NOT NULL"
+            " ORDER BY message_id"
+        ).fetchall()
+        return [_record(row) for row in rows]
+
+    def discard(self, message_ids: Sequence[int], *, by: str, at: str) -> None:
+        """Set quarantined messages aside as junk, inside the caller's transaction.
+
+        They are kept (raw, encrypted) and can still be replayed by id; ids that are not
+        waiting in quarantine are left as they are (the caller checks them first).
+        """
+        self._conn.executemany(
+            "UPDATE hl7_messages SET discarded_at = ?, discarded_by = ?"
+            " WHERE message_id = ? AND state = 'quarantined' AND discarded_at IS NULL",
+            [(at, by, message_id) for message_id in message_ids],
+        )
 
     def raw(self, message_id: int) -> bytes:
         """The original bytes of a stored message; KeyError if there is none."""
@@ -256,22 +292,28 @@ class Hl7Inbox:
         return self._decrypt(row[0], MESSAGES, str(message_id), "origin").decode()
 
     def counts(self) -> dict[str, int]:
-        """Messages by state, plus the duplicates received (for status pages)."""
-        found = {"accepted": 0, "quarantined": 0, "duplicates": 0}
+        """Messages by state, plus the duplicates received (for status pages).
+
+        "quarantined" counts the messages still waiting; the discarded ones are apart.
+        """
+        found = {"accepted": 0, "quarantined": 0, "discarded": 0, "duplicates": 0}
         for state, count, duplicates in self._conn.execute(
-            "SELECT state, count(*), coalesce(sum(duplicates), 0)"
-            " FROM hl7_messages GROUP BY state"
+            f"SELECT {_STATE_COUNTED}, count(*), coalesce(sum(duplicates), 0)"  # noqa: S608 -- constant
+            " FROM hl7_messages GROUP BY 1"
         ):
             found[state] = count
             found["duplicates"] += duplicates
         return found
 
     def counts_received(self, start: datetime, end: datetime) -> dict[str, int]:
-        """Messages first received in [start, end), by state (aware datetimes)."""
-        found = {"accepted": 0, "quarantined": 0}
+        """Messages first received in [start, end), by state (aware datetimes).
+
+        "quarantined" counts those still waiting; the discarded ones are apart.
+        """
+        found = {"accepted": 0, "quarantined": 0, "discarded": 0}
         for state, count in self._conn.execute(
-            "SELECT state, count(*) FROM hl7_messages"
-            " WHERE received_at >= ? AND received_at < ? GROUP BY state",
+            f"SELECT {_STATE_COUNTED}, count(*) FROM hl7_messages"  # noqa: S608 -- constant
+            " WHERE received_at >= ? AND received_at < ? GROUP BY 1",
             (_utc_text(start), _utc_text(end)),
         ):
             found[state] = count
@@ -520,6 +562,8 @@ def _record(row: tuple[Any, ...]) -> MessageRecord:
         patient_id,
         replayed_at,
         duplicates,
+        discarded_at,
+        discarded_by,
     ) = row
     return MessageRecord(
         message_id=int(message_id),
@@ -537,6 +581,8 @@ def _record(row: tuple[Any, ...]) -> MessageRecord:
         patient_id=patient_id,
         replayed_at=replayed_at,
         duplicates=int(duplicates),
+        discarded_at=discarded_at,
+        discarded_by=discarded_by,
     )
 
 

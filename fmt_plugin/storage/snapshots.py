@@ -45,6 +45,11 @@ class RateSnapshots:
                 rows,
             )
 
+    def days(self) -> set[date]:
+        """The days that have a snapshot."""
+        rows = self._conn.execute("SELECT DISTINCT day FROM rate_snapshots").fetchall()
+        return {date.fromisoformat(day) for (day,) in rows}
+
     def history(self) -> dict[date, list[IndicatorRate]]:
         """Every snapshot, oldest day first, indicators in name order."""
         rows = self._conn.execute(

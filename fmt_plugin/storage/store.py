@@ -16,7 +16,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -60,6 +60,14 @@ class SyncSummary:
     updated: int
     unchanged: int
     deactivated: int
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """When a decision was revoked (an aware UTC instant) and by whom."""
+
+    at: datetime
+    by: str
 
 
 @dataclass(frozen=True)
@@ -349,9 +357,12 @@ class Store:
             )
         return stored
 
-    def revoke_override(self, override_id: int, *, actor: str) -> None:
-        """Mark a decision revoked by `actor` (kept, never deleted), audited by id only.
+    def revoke_override(
+        self, override_id: int, *, actor: str, by: str | None = None
+    ) -> None:
+        """Mark a decision revoked (kept, never deleted), audited as `actor` by id only.
 
+        `by` is the person who revoked it, as the practice reads it back (default: `actor`).
         Raises StoreError, writing nothing, if the id is unknown or already revoked.
         """
         with self._write():
@@ -370,7 +381,7 @@ class Store:
             self._conn.execute(
                 "UPDATE overrides SET revoked_at = ?, revoked_by = ?"
                 " WHERE override_id = ?",
-                (db.utc_now(), actor, override_id),
+                (db.utc_now(), by or actor, override_id),
             )
             self._audit.append(
                 actor=actor,
@@ -399,6 +410,37 @@ class Store:
             sql += " WHERE " + " AND ".join(conditions)
         rows = self._conn.execute(sql + " ORDER BY override_id", params).fetchall()
         return [self._decrypt_override(_to_override_row(row)) for row in rows]
+
+    def override(self, override_id: int) -> Override | None:
+        """The decision with this id, revoked or not; None if the store never gave it.
+
+        Raises DecryptionError if the row does not decrypt.
+        """
+        row = self._conn.execute(
+            "SELECT override_id, patient_id, payload FROM overrides WHERE override_id = ?",
+            (override_id,),
+        ).fetchone()
+        return None if row is None else self._decrypt_override(_to_override_row(row))
+
+    def override_revocations(
+        self, patient_id: str | None = None
+    ) -> dict[int, Revocation]:
+        """When and by whom the revoked decisions (of one patient, or all) were revoked, by id.
+
+        Clear columns only: nothing is decrypted.
+        """
+        sql = (
+            "SELECT override_id, revoked_at, revoked_by FROM overrides"
+            " WHERE revoked_at IS NOT NULL"
+        )
+        params: tuple[str, ...] = ()
+        if patient_id is not None:
+            sql += " AND patient_id = ?"
+            params = (patient_id,)
+        return {
+            int(override_id): Revocation(datetime.fromisoformat(at), str(by))
+            for override_id, at, by in self._conn.execute(sql, params)
+        }
 
     def overrides_by_patient(self) -> dict[str, list[Override]]:
         """Every decision in force, grouped by patient id (sorted), in override-id order.

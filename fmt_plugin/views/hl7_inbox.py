@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TextIO
 
 from fmt_plugin.bulk_import import ImportSummary
+from fmt_plugin.hl7.identity import ReceivedIdentity
 from fmt_plugin.ingest import ReplayOutcome
 from fmt_plugin.storage.inbox import MessageRecord
+from fmt_plugin.views import french
 from fmt_plugin.views.french import number
 
 _BAR_WIDTH = 30
+CHANNEL_WORDS = {"mllp": "réseau, MLLP", "import": "import de fichier"}
 
 
 class ProgressLine:
@@ -69,32 +73,111 @@ def render_import_summary(summary: ImportSummary) -> str:
 
 
 def render_quarantine(
-    records: Sequence[MessageRecord], origins: Mapping[int, str]
+    waiting: Sequence[MessageRecord],
+    origins: Mapping[int, str],
+    identities: Mapping[int, ReceivedIdentity | None],
+    *,
+    discarded: Sequence[MessageRecord] = (),
+    show_discarded: bool = False,
 ) -> str:
-    """One block per quarantined message: id, arrival, sender, MSH-10, ACK and reason."""
-    if not records:
-        return "Quarantaine vide.\n"
-    lines = [f"{len(records)} message(s) en quarantaine :"]
-    for record in records:
+    """One block per message: id, arrival (Paris time), sender, who it is about, the reason.
+
+    The discarded messages are listed after the waiting ones with `show_discarded`, and
+    otherwise only counted.
+    """
+    lines: list[str] = []
+    if waiting:
+        lines.append(f"{_count(len(waiting), 'message', 'messages')} en quarantaine :")
+        for record in waiting:
+            lines += _message_block(record, origins, identities)
+    else:
+        lines.append("Quarantaine vide.")
+    if discarded and show_discarded:
+        lines += [
+            "",
+            f"{_count(len(discarded), 'message écarté', 'messages écartés')} :",
+        ]
+        for record in discarded:
+            lines += _message_block(record, origins, identities)
+    elif discarded:
         lines.append(
-            f"n° {record.message_id}  reçu le {record.received_at[:19].replace('T', ' ')}"
-            f" UTC ({record.channel})  émetteur {record.sender}"
-            f"  MSH-10 {record.control_id or '?'}  {record.message_type or '?'}"
-            f"  réponse {record.ack_code}"
+            f"({_count(len(discarded), 'message écarté', 'messages écartés')} en plus : "
+            "fmt-plugin quarantine list --all)"
         )
-        lines.append(f"    motif : {record.reason}")
-        origin = origins.get(record.message_id)
-        if origin:
-            lines.append(f"    origine : {origin}")
-        if record.replayed_at:
-            lines.append(f"    dernier rejeu : {record.replayed_at}")
-        if record.duplicates:
-            lines.append(f"    reçu encore {record.duplicates} fois")
     return "\n".join(lines) + "\n"
 
 
-def render_replay(results: Sequence[ReplayOutcome]) -> str:
-    """What each replayed message became."""
+def _message_block(
+    record: MessageRecord,
+    origins: Mapping[int, str],
+    identities: Mapping[int, ReceivedIdentity | None],
+) -> list[str]:
+    header = (
+        f"n° {record.message_id}  reçu le {_local(record.received_at)}"
+        f" ({CHANNEL_WORDS.get(record.channel, record.channel)})  de {record.sender}"
+        f"  {record.message_type or '?'}  MSH-10 {record.control_id or '?'}"
+        f"  réponse {record.ack_code}"
+    )
+    lines = [header]
+    lines.append(
+        f"    patient (PID) : {identity_text(identities.get(record.message_id))}"
+    )
+    lines.append(f"    motif : {record.reason}")
+    origin = origins.get(record.message_id)
+    if origin:
+        lines.append(f"    origine : {origin}")
+    if record.replayed_at:
+        lines.append(f"    dernier rejeu : {_local(record.replayed_at)}")
+    if record.duplicates:
+        again = (
+            "1 fois" if record.duplicates == 1 else f"{number(record.duplicates)} fois"
+        )
+        lines.append(f"    reçu encore {again}")
+    if record.discarded_at:
+        lines.append(
+            f"    écarté le {_local(record.discarded_at)} par {record.discarded_by}"
+        )
+    return lines
+
+
+def identity_text(identity: ReceivedIdentity | None) -> str:
+    """`INCONNU IVAN, né(e) le 02/02/1970, INS 1 70 02 75 056 998 94`, as the PID says it."""
+    if identity is None:
+        return "identité illisible"
+    name = " ".join(part for part in (identity.family, identity.given) if part)
+    parts = [name or "nom absent"]
+    if identity.birth_date is not None:
+        parts.append(f"né(e) le {french.day(identity.birth_date)}")
+    elif identity.birth_text:
+        parts.append(f"date de naissance illisible « {identity.birth_text} »")
+    else:
+        parts.append("date de naissance absente")
+    parts.append(f"INS {french.nir(identity.ins)}" if identity.ins else "INS absent")
+    if identity.others:
+        others = ", ".join(f"{i.value} ({i.kind or 'type ?'})" for i in identity.others)
+        parts.append(f"autres identifiants : {others}")
+    return ", ".join(parts)
+
+
+def _local(utc_text: str) -> str:
+    """A stored UTC instant as the practice's wall clock showed it."""
+    try:
+        moment = datetime.fromisoformat(utc_text)
+    except ValueError:
+        return utc_text
+    if moment.tzinfo is None:  # written by an older version: UTC without its offset
+        moment = moment.replace(tzinfo=UTC)
+    return french.local_time(moment)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{number(n)} {one if n == 1 else many}"
+
+
+def render_replay(
+    results: Sequence[ReplayOutcome], discarded: Collection[int] = ()
+) -> str:
+    """What each replayed message became; `discarded` are the ids set aside before."""
     lines = []
     for result in results:
         if result.accepted:
@@ -104,7 +187,12 @@ def render_replay(results: Sequence[ReplayOutcome]) -> str:
             )
         else:
             reason = result.rejection.reason if result.rejection else "?"
-            lines.append(f"n° {result.message_id} : toujours en quarantaine — {reason}")
+            still = (
+                "toujours écarté"
+                if result.message_id in discarded
+                else "toujours en quarantaine"
+            )
+            lines.append(f"n° {result.message_id} : {still} — {reason}")
     accepted = sum(1 for r in results if r.accepted)
     lines.append(
         f"{accepted} intégré(s), {len(results) - accepted} toujours en quarantaine."
