@@ -124,8 +124,7 @@ def test_migrations_recorded_and_not_reapplied(store_path, keyring):
         (5, "rate_snapshots"),
         (6, "messages_received_index"),
         (7, "indicator_statuses"),
-        (8, "reserved"),
-        (9, "hl7_discarded"),
+        (8, "hl7_discarded"),
     ]
     assert after == before
 

@@ -1,4 +1,4 @@
--- 0009 Quarantined messages the practice discarded as junk (a test message, a result sent to
+-- 0008 Quarantined messages the practice discarded as junk (a test message, a result sent to
 -- the wrong practice): `state` stays 'quarantined' and the message is kept whole and
 -- encrypted, as every message is, but it no longer waits for a replay and is not counted
 -- among the quarantined. `discarded_by` is who discarded it (the practice's staff or the

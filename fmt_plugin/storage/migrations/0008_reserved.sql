@@ -1,3 +1,0 @@
--- 0008 Reserved: the number another branch of issue 13 uses for its own migration.
--- This empty step only keeps the numbering contiguous on the branch that adds 0009. It is
--- dropped when the branches are merged and the real 0008 takes its place. It changes nothing.
