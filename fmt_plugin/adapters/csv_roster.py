@@ -436,7 +436,7 @@ def _check_header(
         # The cells are not quoted: in a file exported without its header, they would be
         # a patient's.
         raise InputError(
-            f"aucune des colonnes attendues en ligne {line} ({reading}) ; la première "
+            f"aucune des colonnes attendues en ligne {line} — {reading} ; la première "
             "ligne doit être l'en-tête : " + ";".join(columns),
             path=path,
             line=line,
@@ -444,7 +444,7 @@ def _check_header(
     missing = [name for name in columns if name not in names]
     if missing:
         raise InputError(
-            f"colonnes absentes de l'en-tête : {', '.join(missing)} ({reading}) ; "
+            f"colonnes absentes de l'en-tête : {', '.join(missing)} — {reading} ; "
             "fichier non lu",
             path=path,
             line=line,

@@ -123,8 +123,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     except FmtError as exc:
         print(f"{PROG}: erreur : {exc}", file=sys.stderr)
         print(
-            f"Installation non créée : {args.directory} est resté tel qu'il était. "
-            "Corrigez la cause, puis relancez la même commande.",
+            f"Installation non créée, rien n'a été laissé dans {args.directory} : "
+            "corrigez la cause, puis relancez la même commande.",
             file=sys.stderr,
         )
         return exc.exit_status
@@ -221,9 +221,10 @@ class _DepartureGuard:
     With `allowed`, it only remembers the numbers, so that the override can be audited.
     """
 
-    def __init__(self, max_percent: int, *, allowed: bool) -> None:
+    def __init__(self, max_percent: int, *, allowed: bool, rejected: int) -> None:
         self.max_percent = max_percent
         self.allowed = allowed
+        self.rejected = rejected
         self.exceeded = False
         self.active = 0
 
@@ -231,13 +232,15 @@ class _DepartureGuard:
         self.active = active
         self.exceeded = too_many_departures(len(leaving), active, self.max_percent)
         if self.exceeded and not self.allowed:
+            advice = "Vérifiez que l'export est complet et bien lu"
+            if self.rejected:
+                advice += " (lignes écartées ci-dessus)"
             raise InputError(
                 "synchronisation arrêtée, rien n'a été modifié : "
                 f"{number(len(leaving))} des {number(active)} patients actifs "
                 f"({percent(len(leaving) / active)}) seraient retirés, au-delà de la limite "
                 f"de {number(self.max_percent)} % ([roster] max_retire_percent).\n"
-                "Vérifiez que l'export est complet et bien lu (lignes écartées ci-dessus). "
-                "Si ces patients ont vraiment quitté la patientèle : "
+                f"{advice}. Si ces patients ont vraiment quitté la patientèle : "
                 f"« {PROG} sync --allow-retire » (ils seront retirés, jamais supprimés)."
             )
 
@@ -266,7 +269,9 @@ def sync_roster(
         )
     actor = current_actor()
     guard = _DepartureGuard(
-        installation.config.roster.max_retire_percent, allowed=allow_retire
+        installation.config.roster.max_retire_percent,
+        allowed=allow_retire,
+        rejected=len(roster.problems),
     )
     summary = installation.store.sync_roster(
         roster.patients, actor=actor, check_departures=guard
