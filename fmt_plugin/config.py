@@ -278,6 +278,17 @@ class RulesSettings:
 
 
 @dataclass(frozen=True)
+class RosterSettings:
+    """`[roster]`: how `sync` guards the patientèle against a truncated or misread export.
+
+    A sync that would retire more than `max_retire_percent` % of the active patients stops
+    before changing anything, unless `sync --allow-retire`.
+    """
+
+    max_retire_percent: int = 10
+
+
+@dataclass(frozen=True)
 class Hl7Settings:
     """How received HL7 messages are parsed and answered.
 
@@ -349,6 +360,7 @@ class FmtConfig:
     plugins: PluginSettings = PluginSettings()
     logging: LoggingSettings = LoggingSettings()
     rules: RulesSettings = RulesSettings()
+    roster: RosterSettings = RosterSettings()
     mllp: MllpSettings = field(default_factory=MllpSettings)
     hl7: Hl7Settings = Hl7Settings()
     recalls: RecallSettings = field(default_factory=RecallSettings)
@@ -480,6 +492,17 @@ def load_config(path: Path) -> FmtConfig:
     )
     rules.finish()
 
+    roster = root.table("roster")
+    roster_settings = RosterSettings(
+        max_retire_percent=roster.integer(
+            "max_retire_percent",
+            RosterSettings.max_retire_percent,
+            minimum=0,
+            maximum=100,
+        )
+    )
+    roster.finish()
+
     mllp_settings = _mllp_settings(root.table("mllp"))
     hl7 = root.table("hl7")
     hl7_settings = Hl7Settings(
@@ -516,6 +539,7 @@ def load_config(path: Path) -> FmtConfig:
         plugins=plugin_settings,
         logging=logging_settings,
         rules=rules_settings,
+        roster=roster_settings,
         mllp=mllp_settings,
         hl7=hl7_settings,
         recalls=recall_settings,

@@ -3,6 +3,9 @@
 The first batch (a vendor's, since built-ins run last) wins field by field; later batches only fill
 fields it left empty. A record that contradicts an earlier one (same patient id with another INS,
 or the same INS under another patient id) is rejected with a problem rather than guessed at.
+
+`too_many_departures` is the guard a sync applies before retiring patients: an export cut short or
+misread looks exactly like a practice whose patients all left.
 """
 
 from __future__ import annotations
@@ -90,3 +93,11 @@ def _conflict(source: str, patient: Patient, what: str) -> RowProblem:
         source=source,
         message=f"patient {patient.patient_id} écarté : {what}",
     )
+
+
+def too_many_departures(leaving: int, active: int, max_percent: int) -> bool:
+    """Whether retiring `leaving` of `active` patients exceeds `max_percent` % of them.
+
+    Exactly the limit is allowed; with no active patient (a first sync) nothing is retired.
+    """
+    return leaving * 100 > active * max_percent

@@ -1,12 +1,21 @@
-"""Create a new installation in a folder: annotated `fmt.toml`, a fresh key file, an empty store."""
+"""Create a new installation in a folder: annotated `fmt.toml`, a fresh key file, an empty store.
+
+All or nothing: the roster and acts files are read before anything is written, and whatever
+this run created is removed if a later step fails, so the same `init` can simply be run again
+once the cause is fixed.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from fmt_plugin.adapters.csv_roster import read_acts, read_roster
 from fmt_plugin.errors import ConfigError, KeyFileError
 from fmt_plugin.storage import Store, generate_key_file
 
@@ -33,47 +42,99 @@ class InitOptions:
     origin: str | None = None
 
 
-def init_installation(options: InitOptions, *, actor: str) -> Path:
+def init_installation(
+    options: InitOptions,
+    *,
+    actor: str,
+    then: Callable[[Path], None] | None = None,
+) -> Path:
     """Create the installation and return the path of its configuration file.
 
     Nothing is overwritten: an existing key file, configuration or store stops everything before
     the first write, because overwriting a key makes every encrypted value unreadable for good.
+    The roster and acts files are read first (`InputError` if one cannot be read at all). `then`
+    runs on the finished installation (the command's first sync). If any step after the first
+    write fails, `then` included, every file and folder this run created is removed (and only
+    those) before the error propagates.
     """
     directory = options.directory.absolute()
     config_path = directory / CONFIG_NAME
     key_path = directory / KEY_NAME
     store_path = directory / STORE_NAME
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(
+            "n'est pas un dossier", path=directory, expected="un dossier, neuf ou non"
+        )
     _refuse_existing(key_path, config_path, store_path)
     roster = _existing_input(options.roster, "--roster")
     acts = _existing_input(options.acts, "--acts")
     if acts is not None and roster is None:
         raise ConfigError("--acts n'a de sens qu'avec --roster", expected="--roster")
     passphrase = _passphrase(options.passphrase_env)
+    if roster is not None:
+        patients, _ = read_roster(roster)
+        if acts is not None:
+            read_acts(acts, {patient.patient_id for patient in patients})
 
-    # The folder holds the key: only its owner may list or enter it.
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    keyring = generate_key_file(key_path, passphrase=passphrase)
-    with Store.create(store_path, keyring, actor=actor) as store:
-        store.record_admin_action(
-            actor=actor,
-            action="installation.init",
-            detail=options.origin or ("csv_roster" if roster else None),
+    with _undone_on_failure(directory):
+        # The folder holds the key: only its owner may list or enter it.
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        keyring = generate_key_file(key_path, passphrase=passphrase)
+        with Store.create(store_path, keyring, actor=actor) as store:
+            store.record_admin_action(
+                actor=actor,
+                action="installation.init",
+                detail=options.origin or ("csv_roster" if roster else None),
+            )
+        config_path.write_text(
+            render_config(
+                store_path=STORE_NAME,
+                key_file=KEY_NAME,
+                roster=roster,
+                acts=acts,
+                passphrase_env=options.passphrase_env,
+                practice_name=options.practice_name,
+                practice_phone=options.practice_phone,
+                doctor=options.doctor,
+                adapter_block=options.adapter_block,
+            ),
+            encoding="utf-8",
         )
-    config_path.write_text(
-        render_config(
-            store_path=STORE_NAME,
-            key_file=KEY_NAME,
-            roster=roster,
-            acts=acts,
-            passphrase_env=options.passphrase_env,
-            practice_name=options.practice_name,
-            practice_phone=options.practice_phone,
-            doctor=options.doctor,
-            adapter_block=options.adapter_block,
-        ),
-        encoding="utf-8",
-    )
+        if then is not None:
+            then(config_path)
     return config_path
+
+
+@contextlib.contextmanager
+def _undone_on_failure(directory: Path) -> Iterator[None]:
+    """Remove, if the block raises, what appeared in `directory` (or the folders made for it).
+
+    What was there before is never touched: the entries are listed before the block, and a
+    folder is removed whole only when it did not exist before.
+    """
+    first_new = None
+    for folder in (directory, *directory.parents):
+        if folder.exists():
+            break
+        first_new = folder
+    before = set(os.listdir(directory)) if first_new is None else set()
+    try:
+        yield
+    except BaseException:
+        if first_new is not None:
+            shutil.rmtree(first_new, ignore_errors=True)
+        elif directory.is_dir():
+            for name in set(os.listdir(directory)) - before:
+                _remove(directory / name)
+        raise
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _refuse_existing(*paths: Path) -> None:
@@ -146,11 +207,12 @@ def render_config(
             if acts
             else '# acts = "/chemin/vers/actes.csv"\n'
         )
+        roster_block += _CSV_FORMAT_LINES
     else:
         roster_block = (
             _CSV_ROSTER_COMMENT + "# [adapters.csv_roster]\n"
             '# roster = "/chemin/vers/patients.csv"\n'
-            '# acts = "/chemin/vers/actes.csv"\n'
+            '# acts = "/chemin/vers/actes.csv"\n' + _CSV_FORMAT_LINES
         )
     return _TEMPLATE.format(
         practice_name=_toml_string(practice_name),
@@ -167,6 +229,17 @@ _CSV_ROSTER_COMMENT = """\
 # Adaptateur intégré « csv_roster » : la patientèle exportée par le logiciel médical
 # (patient_id,ins,nom,prenom,date_naissance,sexe,ald,conditions,flags,opposition,
 # mssante,email,telephone) et, facultativement, ses actes (patient_id,date,system,code).
+# Séparateur, encodage et forme des dates sont détectés dans chaque fichier (« auto ») :
+# « ; », « , » ou tabulation ; UTF-8 (avec ou sans BOM), sinon Windows-1252 ;
+# JJ/MM/AAAA ou AAAA-MM-JJ. Pour les imposer, décommentez et remplacez « auto » par :
+# pour delimiter ";", "," ou "\\t" ; pour encoding "utf-8", "cp1252" (Windows-1252),
+# "latin-1" ou "iso-8859-15" ; pour date_format "JJ/MM/AAAA" ou "AAAA-MM-JJ".
+"""
+
+_CSV_FORMAT_LINES = """\
+# delimiter = "auto"
+# encoding = "auto"
+# date_format = "auto"
 """
 
 _TEMPLATE = """\
@@ -322,5 +395,11 @@ folder = "outbox"
 # reply_blocked = true
 # Référence du logiciel émetteur (en-tête X-MSS-NIL).
 # product_reference = "fmt-plugin/VERSION"
+
+[roster]
+# « sync » s'arrête sans rien changer s'il retirerait plus de ce pourcentage des patients
+# actifs (export tronqué ou mal lu) : « sync --allow-retire » passe outre. Un patient
+# retiré n'est jamais supprimé ; il redevient actif s'il revient dans l'export.
+max_retire_percent = 10
 
 {roster_block}"""

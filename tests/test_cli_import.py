@@ -150,6 +150,6 @@ def test_the_progress_bar_redraws_one_line_and_ends_it():
     bar.finish()
     text = stream.getvalue()
     assert text.count("\r") == 3
-    assert "50%" in text
-    assert "100%" in text
+    assert "50,0 %" in text
+    assert "100,0 %" in text
     assert text.endswith("500 messages\n")

@@ -192,7 +192,9 @@ BAD_CELLS = [
     pytest.param("ins", "125120905620192", id="ins-wrong-key"),
     pytest.param("ins", "12512090562019", id="ins-too-short"),
     pytest.param("date_naissance", "2025-02-30", id="impossible-date"),
-    pytest.param("date_naissance", "01/12/2025", id="french-date"),
+    pytest.param("date_naissance", "01/12/25", id="two-digit-year"),
+    pytest.param("date_naissance", "12/25/2025", id="month-first-date"),
+    pytest.param("date_naissance", "0201-12-01", id="year-out-of-range"),
     pytest.param("date_naissance", "20251201", id="compact-iso-date"),
     pytest.param("date_naissance", "", id="missing-date"),
     pytest.param("sexe", "X", id="bad-sex"),
@@ -201,7 +203,7 @@ BAD_CELLS = [
     pytest.param("ald", "0", id="ald-zero"),
     pytest.param("conditions", "E1", id="bad-cim10"),
     pytest.param("flags", "risk grippe", id="flag-with-space"),
-    pytest.param("opposition", "oui", id="bad-opposition"),
+    pytest.param("opposition", "2", id="bad-opposition"),
     pytest.param("opposition", "", id="empty-opposition"),
 ]
 
@@ -236,8 +238,8 @@ def test_date_message_names_column_and_format(tmp_path: Path) -> None:
     """A bad birth date's message names the column and the expected format."""
     row = roster_row(date_naissance="2025-13-01")
     _, problems = read_roster(write(tmp_path / "r.csv", ROSTER_HEADER, row))
-    assert (
-        only(problems).message == "date « date_naissance » invalide, attendu AAAA-MM-JJ"
+    assert only(problems).message == (
+        "date « date_naissance » invalide, attendu JJ/MM/AAAA ou AAAA-MM-JJ"
     )
 
 
@@ -264,14 +266,13 @@ def test_problem_never_quotes_identity_value(
 
 
 def test_wrong_number_of_fields(tmp_path: Path) -> None:
-    """A row with a missing field gives a problem at its line without a column."""
-    short = ",".join(roster_row().split(",")[:-1])
-    path = write(tmp_path / "r.csv", ROSTER_HEADER, OTHER_ROW, short)
+    """A row with an extra non-empty field gives a problem at its line without a column."""
+    path = write(tmp_path / "r.csv", ROSTER_HEADER, OTHER_ROW, roster_row() + ",X")
     patients, problems = read_roster(path)
     assert ids(patients) == ["Q02"]
     problem = only(problems)
     assert (problem.line, problem.column) == (3, None)
-    assert problem.message == "12 champs au lieu de 13 ; ligne ignorée"
+    assert problem.message == "14 champs au lieu de 13 ; ligne ignorée"
 
 
 def test_duplicate_patient_id_keeps_first(tmp_path: Path) -> None:
@@ -342,7 +343,7 @@ def test_unknown_patients_accepted_without_roster(tmp_path: Path) -> None:
     ("row", "column"),
     [
         pytest.param("Q01,2025-01-02,SNOMED,X", "system", id="unknown-system"),
-        pytest.param("Q01,02/01/2025,CCAM,X", "date", id="bad-date"),
+        pytest.param("Q01,32/01/2025,CCAM,X", "date", id="bad-date"),
         pytest.param(",2025-01-02,CCAM,X", "patient_id", id="empty-patient-id"),
         pytest.param("Q01,2025-01-02,CCAM,", "code", id="empty-code"),
     ],
@@ -362,24 +363,24 @@ def test_bad_act_rejects_row_and_keeps_others(
 
 
 def test_header_missing_column_makes_file_unusable(tmp_path: Path) -> None:
-    """A header without `sexe` gives one problem at line 1 and no patient."""
+    """A header without `sexe` raises InputError at line 1 naming the column."""
     header = ROSTER_HEADER.replace(",sexe", "")
     row = roster_row().replace(",M,", ",")
-    patients, problems = read_roster(write(tmp_path / "r.csv", header, row))
-    assert patients == []
-    problem = only(problems)
-    assert (problem.line, problem.column) == (1, "sexe")
-    assert "fichier ignoré" in problem.message
+    path = write(tmp_path / "r.csv", header, row)
+    with pytest.raises(InputError) as info:
+        read_roster(path)
+    assert (info.value.path, info.value.line, info.value.column) == (path, 1, "sexe")
+    assert "colonnes absentes de l'en-tête : sexe" in str(info.value)
 
 
 def test_file_without_header_quotes_no_cell(tmp_path: Path) -> None:
     """A roster exported without its header is refused without quoting its first row."""
     path = write(tmp_path / "r.csv", roster_row(), OTHER_ROW)
-    patients, problems = read_roster(path)
-    assert patients == []
-    problem = only(problems)
+    with pytest.raises(InputError) as info:
+        read_roster(path)
+    assert "la première ligne doit être l'en-tête" in str(info.value)
     for value in ("AUGUSTE", "CHRISTIAN", "125120905620191", "2025-12-01"):
-        assert value not in str(problem)
+        assert value not in str(info.value)
 
 
 def test_unknown_column_is_reported_and_ignored(tmp_path: Path) -> None:
@@ -395,18 +396,18 @@ def test_unknown_column_is_reported_and_ignored(tmp_path: Path) -> None:
 def test_duplicate_column_makes_file_unusable(tmp_path: Path) -> None:
     """A header naming a column twice is refused: which cell to use is ambiguous."""
     path = write(tmp_path / "r.csv", ROSTER_HEADER + ",nom", roster_row() + ",X")
-    patients, problems = read_roster(path)
-    assert patients == []
-    assert only(problems).column == "nom"
+    with pytest.raises(InputError) as info:
+        read_roster(path)
+    assert info.value.column == "nom"
 
 
-def test_empty_file_is_a_problem(tmp_path: Path) -> None:
-    """An empty roster gives a problem at line 1 rather than silently no patient."""
+def test_empty_file_is_an_error(tmp_path: Path) -> None:
+    """An empty roster raises InputError at line 1 rather than giving no patient."""
     path = tmp_path / "r.csv"
     path.write_bytes(b"")
-    patients, problems = read_roster(path)
-    assert patients == []
-    assert only(problems).line == 1
+    with pytest.raises(InputError, match="fichier vide") as info:
+        read_roster(path)
+    assert info.value.line == 1
 
 
 def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
@@ -416,16 +417,26 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     assert ids(read_roster(path)[0]) == ["Q01"]
 
 
-def test_non_utf8_file_raises_input_error(tmp_path: Path) -> None:
-    """A Latin-1 file raises InputError naming the file and the line of the bad byte."""
+def test_latin1_file_is_read_as_windows_1252(tmp_path: Path) -> None:
+    """A file that is not UTF-8 is read in Windows-1252, Latin-1's printable superset."""
     path = tmp_path / "r.csv"
     text = f"{ROSTER_HEADER}\n{OTHER_ROW}\n{roster_row(nom='DÉSIRÉ')}\n"
     path.write_bytes(text.encode("latin-1"))
+    patients, problems = read_roster(path)
+    assert [p.nom for p in patients] == ["DESCOMBES", "DÉSIRÉ"]
+    assert problems == []
+
+
+def test_bytes_neither_utf8_nor_windows_1252_raise_input_error(tmp_path: Path) -> None:
+    """A byte Windows-1252 leaves undefined raises InputError naming the file and line."""
+    path = tmp_path / "r.csv"
+    text = f"{ROSTER_HEADER}\n{OTHER_ROW}\n{roster_row(nom='DÉSIRÉ')}\n"
+    path.write_bytes(text.encode("latin-1").replace("É".encode("latin-1"), b"\x81"))
     with pytest.raises(InputError) as info:
         read_roster(path)
     assert (info.value.path, info.value.line) == (path, 3)
-    assert str(path) in str(info.value)
-    assert "DÉSIRÉ" not in str(info.value)
+    assert "encoding" in str(info.value)
+    assert "DÉSIR" not in str(info.value)
 
 
 def test_missing_file_raises_input_error(tmp_path: Path) -> None:
@@ -527,16 +538,15 @@ def test_roster_batch_carries_both_files_problems(
     assert located == [("roster.csv", 10, "sexe"), ("acts.csv", 4, "system")]
 
 
-def test_roster_batch_of_unusable_header(
+def test_roster_hook_raises_on_an_unusable_header(
     pm: pluggy.PluginManager, tmp_path: Path
 ) -> None:
-    """A roster whose header lacks a column still gives a batch, empty, with the problem."""
+    """A roster whose header lacks a column makes `fmt_roster` raise, not answer empty."""
     write(tmp_path / "roster.csv", "patient_id,nom")
     table = '[adapters.csv_roster]\nroster = "roster.csv"\n'
     pm.hook.fmt_configure(config=make_config(tmp_path, table))
-    (batch,) = pm.hook.fmt_roster(as_of=date(2026, 1, 15))
-    assert batch.patients == ()
-    assert only(list(batch.problems)).line == 1
+    with pytest.raises(InputError, match="colonnes absentes"):
+        pm.hook.fmt_roster(as_of=date(2026, 1, 15))
 
 
 def test_unconfigured_adapter_is_inactive(

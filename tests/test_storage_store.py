@@ -162,7 +162,9 @@ def test_sync_counts_added_updated_unchanged_deactivated(store):
     store.sync_roster(ROSTER, actor=ACTOR)
     batch = [patient("P001"), patient("P002", telephone="0699999999"), patient("P004")]
     summary = store.sync_roster(batch, actor=ACTOR)
-    assert summary == SyncSummary(added=1, updated=1, unchanged=1, deactivated=1)
+    assert summary == SyncSummary(
+        added=1, updated=1, unchanged=1, deactivated=1, deactivated_ids=("P003",)
+    )
 
 
 def test_deactivated_patient_is_kept_not_deleted(store):

@@ -1,15 +1,19 @@
 """The built-in `csv_roster` adapter: the patientèle and the EHR's acts, read from CSV exports.
 
-Two UTF-8 files (a BOM is accepted), comma separated, with a header row: the roster
-(`ROSTER_COLUMNS`) and, optionally, the acts (`ACTS_COLUMNS`). A record that cannot be used is
-left out and reported as a `RowProblem` located by file, physical line and column; the other
-records are kept. Problem messages never quote a cell of an identity column: only the column,
-the line and the internal patient id are named.
+Two files with a header row: the roster (`ROSTER_COLUMNS`) and, optionally, the acts
+(`ACTS_COLUMNS`), as an EHR or French Excel writes them: UTF-8 or Windows-1252, `,` `;` or tab
+separated, dates as JJ/MM/AAAA or AAAA-MM-JJ, each detected unless `[adapters.csv_roster]`
+sets it (see `csv_format`). Header names are matched without case, accents or spaces.
+
+A file that cannot be read as a whole (undecodable, empty, a header lacking a column) raises
+`InputError`, so that nothing is synced from it: a roster read as empty would retire every
+patient. A record that cannot be used is left out and reported as a `RowProblem` located by
+file, physical line and column; the other records are kept. Messages never quote a cell of an
+identity column: only the column, the line and the internal patient id are named.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import os
@@ -22,7 +26,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from fmt_plugin import __version__
-from fmt_plugin.config import FmtConfig
+from fmt_plugin.adapters import csv_format
+from fmt_plugin.adapters.csv_format import CsvFormat, DecodedText, UnreadableText
+from fmt_plugin.config import FmtConfig, Section
 from fmt_plugin.errors import InputError
 from fmt_plugin.hooks import hookimpl
 from fmt_plugin.ins import InvalidIns, check_ins
@@ -37,6 +43,9 @@ from fmt_plugin.model import (
 )
 
 SOURCE = "csv_roster"
+
+#: Every part of the format detected in each file: what `[adapters.csv_roster]` defaults to.
+DETECTED = CsvFormat()
 
 ROSTER_COLUMNS = (
     "patient_id",
@@ -56,9 +65,30 @@ ROSTER_COLUMNS = (
 ACTS_COLUMNS = ("patient_id", "date", "system", "code")
 
 ALD_NUMBERS = range(1, 33)
-_SEXES: dict[str, Sex] = {"F": "F", "M": "M"}
-_OPPOSITION = {"0": False, "1": True}
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Folded spellings (see csv_format.fold_name): French exports write H for homme.
+_SEXES: dict[str, Sex] = {
+    "f": "F",
+    "femme": "F",
+    "feminin": "F",
+    "m": "M",
+    "h": "M",
+    "homme": "M",
+    "masculin": "M",
+}
+# French Excel writes a boolean cell as VRAI/FAUX. An empty cell is no answer: refused.
+_OPPOSITION = {
+    "0": False,
+    "non": False,
+    "faux": False,
+    "false": False,
+    "1": True,
+    "oui": True,
+    "vrai": True,
+    "true": True,
+}
+# Items of a list cell: `;` (the documented form), or `,` / `|` as some exports write them.
+_LIST_SEPARATORS = re.compile(r"[;,|]")
+_EXCEL_SEPARATOR_HINT = re.compile(r'"?sep=(.)"?', re.IGNORECASE)
 # ATIH exports write CIM-10 codes without the dot (`E119`); both spellings give `E11.9`.
 _CIM10 = re.compile(r"([A-Z][0-9]{2})(?:\.?([0-9A-Z+]{1,4}))?")
 _FLAG = re.compile(r"[\w.-]+(?::[\w.-]+)*")
@@ -92,19 +122,21 @@ class _Row:
             return fallback
 
 
-def read_roster(path: Path) -> tuple[list[Patient], list[RowProblem]]:
+def read_roster(
+    path: Path, fmt: CsvFormat = DETECTED
+) -> tuple[list[Patient], list[RowProblem]]:
     """The patients of the roster CSV at `path`, and the records left out with their reason.
 
     A record is left out when a cell is invalid or when its patient id or its INS was already
-    seen (the first occurrence is kept). A header lacking a column makes the whole file unusable:
-    no patient, one problem. Raises `InputError` when the file cannot be read or decoded.
+    seen (the first occurrence is kept). Raises `InputError`, naming the file and what is
+    wrong, when the file cannot be read, decoded, or lacks a column of the header.
     """
     patients: list[Patient] = []
     problems: list[RowProblem] = []
     lines_by_id: dict[str, int] = {}
     owners_by_ins: dict[str, tuple[str, int]] = {}
-    for row in _rows(path, ROSTER_COLUMNS, problems):
-        patient = _patient_from(row)
+    for row in _rows(path, ROSTER_COLUMNS, problems, fmt):
+        patient = _patient_from(row, fmt.date_format)
         _check_unique_id(row, patient.patient_id, lines_by_id)
         if patient.ins is not None:
             _check_unique_ins(row, patient.patient_id, patient.ins, owners_by_ins)
@@ -116,17 +148,20 @@ def read_roster(path: Path) -> tuple[list[Patient], list[RowProblem]]:
 
 
 def read_acts(
-    path: Path, known_patients: set[str] | None = None
+    path: Path,
+    known_patients: set[str] | None = None,
+    *,
+    fmt: CsvFormat = DETECTED,
 ) -> tuple[list[Act], list[RowProblem]]:
     """The acts of the acts CSV at `path`, and the records left out with their reason.
 
     With `known_patients`, an act of any other patient id is left out and reported. Raises
-    `InputError` when the file cannot be read or decoded.
+    `InputError` like `read_roster`.
     """
     acts: list[Act] = []
     problems: list[RowProblem] = []
-    for row in _rows(path, ACTS_COLUMNS, problems):
-        act = _act_from(row)
+    for row in _rows(path, ACTS_COLUMNS, problems, fmt):
+        act = _act_from(row, fmt.date_format)
         if (
             known_patients is not None
             and act.patient_id
@@ -164,6 +199,7 @@ class CsvRosterAdapter:
     def __init__(self) -> None:
         self._roster: Path | None = None
         self._acts: Path | None = None
+        self._format = DETECTED
         self._index: _ActsIndex | None = None
 
     @hookimpl
@@ -177,21 +213,26 @@ class CsvRosterAdapter:
 
     @hookimpl
     def fmt_configure(self, config: FmtConfig) -> None:
-        """Read `roster` (required) and `acts` (optional), both existing files."""
+        """Read `roster` (required) and `acts` (optional), both existing files, and their format.
+
+        `delimiter`, `encoding` and `date_format` default to `auto` (detected in each file).
+        """
         self._roster = self._acts = None
         self._index = None
+        self._format = DETECTED
         section = config.adapter_section(SOURCE)
         if section is None:
             return
         roster = section.path("roster", must_exist=True)
         acts = section.optional_path("acts", must_exist=True)
+        fmt = format_from(section)
         section.finish()
         for key, path in (("roster", roster), ("acts", acts)):
             if path is not None and not path.is_file():
                 raise section.error(
                     key, f"{path} n'est pas un fichier", "un fichier CSV"
                 )
-        self._roster, self._acts = roster, acts
+        self._roster, self._acts, self._format = roster, acts, fmt
 
     @hookimpl(trylast=True)
     def fmt_roster(self, as_of: date) -> RosterBatch | None:
@@ -200,10 +241,10 @@ class CsvRosterAdapter:
         if self._roster is None:
             return None
         stamp = self._stamp()
-        patients, problems = read_roster(self._roster)
+        patients, problems = read_roster(self._roster, self._format)
         if self._acts is not None:
             known = {patient.patient_id for patient in patients}
-            acts, act_problems = read_acts(self._acts, known)
+            acts, act_problems = read_acts(self._acts, known, fmt=self._format)
             problems.extend(act_problems)
             self._index = _index(stamp, known, acts)
         return RosterBatch(
@@ -225,9 +266,9 @@ class CsvRosterAdapter:
             return None
         stamp = self._stamp()
         if self._index is None or self._index.stamp != stamp:
-            patients, _ = read_roster(self._roster)
+            patients, _ = read_roster(self._roster, self._format)
             known = {patient.patient_id for patient in patients}
-            acts, _ = read_acts(self._acts, known)
+            acts, _ = read_acts(self._acts, known, fmt=self._format)
             self._index = _index(stamp, known, acts)
         return self._index
 
@@ -238,6 +279,38 @@ class CsvRosterAdapter:
         the next call, and is read again.
         """
         return tuple(_file_stamp(path) for path in (self._roster, self._acts) if path)
+
+
+def format_from(section: Section) -> CsvFormat:
+    """The files' format as `[adapters.csv_roster]` sets it; ConfigError naming a bad key."""
+    return CsvFormat(
+        delimiter=_setting(
+            section,
+            "delimiter",
+            csv_format.delimiter_setting,
+            '"auto", ";", "," ou "\\t"',
+        ),
+        encoding=_setting(
+            section,
+            "encoding",
+            csv_format.encoding_setting,
+            '"auto", "utf-8", "cp1252" (Windows-1252), "latin-1" ou "iso-8859-15"',
+        ),
+        date_format=_setting(
+            section,
+            "date_format",
+            csv_format.date_format_setting,
+            '"auto", "JJ/MM/AAAA" ou "AAAA-MM-JJ"',
+        ),
+    )
+
+
+def _setting(section: Section, key: str, parse: Callable[[str], T], expected: str) -> T:
+    value = section.string(key, csv_format.AUTO)
+    try:
+        return parse(value)
+    except ValueError:
+        raise section.error(key, f"valeur {value!r} inconnue", expected) from None
 
 
 def _index(
@@ -267,71 +340,146 @@ def _file_stamp(path: Path) -> tuple[int, int, int]:
 
 
 def _rows(
-    path: Path, columns: tuple[str, ...], problems: list[RowProblem]
+    path: Path, columns: tuple[str, ...], problems: list[RowProblem], fmt: CsvFormat
 ) -> Iterator[_Row]:
-    """The data records of the CSV file at `path`; header and field-count problems go to `problems`.
+    """The data records of the CSV file at `path`; column and field problems go to `problems`.
 
-    Yields nothing when the header is unusable.
+    The whole file is read, decoded and its header checked before the first record is
+    yielded, so an unreadable file raises `InputError` before any record is used.
     """
-    records = _records(path)
-    first = next(records, None)
+    decoded = _read_text(path, fmt.encoding)
+    # Physical lines as the csv reader counts them (not str.splitlines, which also cuts
+    # at form feeds and Unicode separators).
+    lines = re.split(r"\r\n|\r|\n", decoded.text)
+    first = _first_content_line(lines, 0)
     if first is None:
-        problems.append(_problem("fichier vide, ligne d'en-tête absente", path, 1))
-        return
-    header_line, raw_header = first
-    header = [name.strip() for name in raw_header]
-    usable, header_problems = _check_header(header, columns, path, header_line)
-    problems.extend(header_problems)
-    if not usable:
-        return
+        raise InputError(
+            "fichier vide, sans ligne d'en-tête ; attendu en première ligne : "
+            + ";".join(columns),
+            path=path,
+            line=1,
+        )
+    skip_line: int | None = None
+    hint = _EXCEL_SEPARATOR_HINT.fullmatch(lines[first].strip(" "))
+    delimiter, how = fmt.delimiter, "imposé par la configuration"
+    if hint is not None:
+        # Excel's own first line `sep=;` names the separator; it is no header.
+        skip_line = first + 1
+        if delimiter is None:
+            delimiter, how = hint.group(1), "indiqué par « sep= »"
+        first = _first_content_line(lines, first + 1)
+    if delimiter is None:
+        header_text = lines[first] if first is not None else ""
+        delimiter, how = csv_format.choose_delimiter(header_text, columns), "détecté"
+    reading = csv_format.describe(delimiter, how, decoded)
+    records = (
+        record
+        for record in _records(path, decoded.text, delimiter)
+        if record[0] != skip_line
+    )
+    header_record = next(records, None)
+    if header_record is None:
+        raise InputError(f"fichier sans ligne d'en-tête — {reading}", path=path, line=1)
+    header_line, raw_header = header_record
+    positions = _check_header(raw_header, columns, path, header_line, reading, problems)
     for line, fields in records:
-        if len(fields) != len(header):
-            message = f"{len(fields)} champs au lieu de {len(header)} ; ligne ignorée"
+        fields = _fitted(fields, len(raw_header))
+        if len(fields) > len(raw_header):
+            message = (
+                f"{len(fields)} champs au lieu de {len(raw_header)} ; ligne ignorée"
+            )
             problems.append(_problem(message, path, line))
             continue
-        cells = {
-            name: value.strip()
-            for name, value in zip(header, fields, strict=True)
-            if name in columns
-        }
+        cells = {name: fields[index].strip() for name, index in positions.items()}
         yield _Row(cells, line, path)
 
 
-def _check_header(
-    header: list[str], columns: tuple[str, ...], path: Path, line: int
-) -> tuple[bool, list[RowProblem]]:
-    """Whether the records under `header` can be read, and what is wrong with it."""
-    missing = [name for name in columns if name not in header]
-    if missing:
-        # The other names are not quoted: in a file exported without its header, they would
-        # be a patient's cells.
-        message = (
-            f"colonnes absentes de l'en-tête : {', '.join(missing)} ; fichier ignoré"
-        )
-        column = missing[0] if len(missing) == 1 else None
-        return False, [_problem(message, path, line, column)]
-    doubled = sorted({name for name in header if header.count(name) > 1})
-    if doubled:
-        message = f"colonnes en double : {', '.join(doubled)} ; fichier ignoré"
-        return False, [_problem(message, path, line, doubled[0])]
-    return True, [
-        _problem(f"colonne inconnue « {name} » ignorée", path, line, name)
-        for name in header
-        if name not in columns
-    ]
+def _first_content_line(lines: list[str], start: int) -> int | None:
+    """The index of the first line from `start` that holds more than blanks and separators."""
+    for index in range(start, len(lines)):
+        if lines[index].strip(" \t,;"):
+            return index
+    return None
 
 
-def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(first physical line, fields) of each non-blank record of the CSV file at `path`.
+def _fitted(fields: list[str], width: int) -> list[str]:
+    """`fields` cut or padded to the header's `width`, as far as it is safe.
 
-    The whole file is read and decoded before the first record is yielded, so a decoding error
-    is raised before any record is used.
+    French Excel adds a `;` after the last cell of every line, or leaves the empty cells at
+    the end of a line out: empty trailing fields are dropped and missing ones read as empty
+    (a required one is then reported empty). Extra fields that hold something are kept, for
+    the caller to reject the line.
     """
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    while len(fields) > width and not fields[-1].strip():
+        fields = fields[:-1]
+    if len(fields) < width:
+        fields = fields + [""] * (width - len(fields))
+    return fields
+
+
+def _check_header(
+    raw_header: list[str],
+    columns: tuple[str, ...],
+    path: Path,
+    line: int,
+    reading: str,
+    problems: list[RowProblem],
+) -> dict[str, int]:
+    """Where each of `columns` sits in the header; raises InputError when one is missing.
+
+    The names are compared folded (`Date naissance` is `date_naissance`). Unknown and
+    unnamed columns are reported to `problems` and ignored.
+    """
+    names = [csv_format.canonical_name(cell) for cell in raw_header]
+    found = [name for name in columns if name in names]
+    if not found:
+        # The cells are not quoted: in a file exported without its header, they would be
+        # a patient's.
+        raise InputError(
+            f"aucune des colonnes attendues en ligne {line} — {reading} ; la première "
+            "ligne doit être l'en-tête : " + ";".join(columns),
+            path=path,
+            line=line,
+        )
+    missing = [name for name in columns if name not in names]
+    if missing:
+        raise InputError(
+            f"colonnes absentes de l'en-tête : {', '.join(missing)} — {reading} ; "
+            "fichier non lu",
+            path=path,
+            line=line,
+            column=missing[0] if len(missing) == 1 else None,
+        )
+    doubled = sorted({name for name in found if names.count(name) > 1})
+    if doubled:
+        raise InputError(
+            f"colonnes en double : {', '.join(doubled)} ; fichier non lu",
+            path=path,
+            line=line,
+            column=doubled[0],
+        )
+    # Empty names at the end are Excel's trailing separator, not columns.
+    last_named = max(i for i, cell in enumerate(raw_header) if cell.strip())
+    for index, (cell, name) in enumerate(zip(raw_header, names, strict=True)):
+        if name in columns or index > last_named:
+            continue
+        message = (
+            f"colonne inconnue « {cell.strip()} » ignorée"
+            if cell.strip()
+            else f"colonne n° {index + 1} sans nom ignorée"
+        )
+        problems.append(_problem(message, path, line, cell.strip() or None))
+    return {name: names.index(name) for name in columns}
+
+
+def _records(path: Path, text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(first physical line, fields) of each record of `text`, blank ones included."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     start = 1
     try:
         for fields in reader:
-            if fields and (len(fields) > 1 or fields[0].strip()):
+            # Blank lines, and Excel's lines of separators only (`;;;;`), are no records.
+            if any(field.strip() for field in fields):
                 yield start, fields
             # A quoted field may span lines: the next record starts after this one's last line.
             start = reader.line_num + 1
@@ -341,23 +489,19 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
         ) from exc
 
 
-def _read_text(path: Path) -> str:
-    """The text of the file at `path`, without its UTF-8 BOM; raises `InputError` if unreadable."""
+def _read_text(path: Path, encoding: str | None) -> DecodedText:
+    """The text of the file at `path` (see `csv_format.decode`); raises `InputError`."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"fichier illisible ({exc.strerror})", path=path) from exc
-    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data[skip:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = skip + exc.start
-        line = data.count(b"\n", 0, offset) + 1
-        raise InputError(
-            f"octet n° {offset} invalide en UTF-8 : exporter le fichier en UTF-8",
-            path=path,
-            line=line,
-        ) from exc
+        return csv_format.decode(data, encoding)
+    except UnreadableText as exc:
+        message = exc.message
+        if encoding is not None:
+            message += " (encodage réglé par adapters.csv_roster.encoding)"
+        raise InputError(message, path=path, line=exc.line) from exc
 
 
 def _problem(
@@ -371,7 +515,7 @@ def _problem(
 # --- Records to domain objects ---------------------------------------------------------------
 
 
-def _patient_from(row: _Row) -> Patient:
+def _patient_from(row: _Row, date_format: str) -> Patient:
     """The patient of a roster record; meaningless when `row.problems` is not empty."""
     return Patient(
         patient_id=row.take("patient_id", _required, ""),
@@ -379,7 +523,7 @@ def _patient_from(row: _Row) -> Patient:
         ins=row.take("ins", _ins, None),
         nom=row.cells["nom"],
         prenom=row.cells["prenom"],
-        birth_date=row.take("date_naissance", _iso_date, None),
+        birth_date=row.take("date_naissance", _date_parser(date_format), None),
         sex=row.take("sexe", _sex, None),
         ald=row.take("ald", _ald, frozenset()),
         conditions=row.take("conditions", _conditions, frozenset()),
@@ -391,11 +535,11 @@ def _patient_from(row: _Row) -> Patient:
     )
 
 
-def _act_from(row: _Row) -> Act:
+def _act_from(row: _Row, date_format: str) -> Act:
     """The act of an acts record; meaningless when `row.problems` is not empty."""
     return Act(
         patient_id=row.take("patient_id", _required, ""),
-        date=row.take("date", _iso_date, date.min),
+        date=row.take("date", _date_parser(date_format), date.min),
         system=row.take("system", _code_system, ""),
         code=row.take("code", _required, "").upper(),
         source=SOURCE,
@@ -445,27 +589,28 @@ def _ins(text: str, column: str) -> str | None:
         raise _BadCell(f"« {column} » : {exc}") from exc
 
 
-def _iso_date(text: str, column: str) -> date:
-    if _ISO_DATE.fullmatch(text):
+def _date_parser(date_format: str) -> Callable[[str, str], date]:
+    def parse(text: str, column: str) -> date:
         try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass  # a well-shaped impossible date (2025-02-30) gets the same message
-    state = "invalide" if text else "absente"
-    raise _BadCell(f"date « {column} » {state}, attendu AAAA-MM-JJ")
+            return csv_format.parse_date(text, date_format)
+        except csv_format.BadDate as exc:
+            raise _BadCell(f"date « {column} » {exc}") from None
+
+    return parse
 
 
 def _sex(text: str, column: str) -> Sex:
-    sex = _SEXES.get(text.upper())
+    sex = _SEXES.get(csv_format.fold_name(text))
     if sex is None:
-        raise _BadCell(f"sexe « {column} » invalide, attendu F ou M")
+        raise _BadCell(f"sexe « {column} » invalide, attendu F ou M (H pour homme)")
     return sex
 
 
 def _opposition(text: str, column: str) -> bool:
-    if text not in _OPPOSITION:
-        raise _BadCell(f"« {column} » invalide, attendu 0 ou 1")
-    return _OPPOSITION[text]
+    value = _OPPOSITION.get(csv_format.fold_name(text))
+    if value is None:
+        raise _BadCell(f"« {column} » invalide, attendu 0 ou 1 (non ou oui)")
+    return value
 
 
 def _ald(text: str, column: str) -> frozenset[int]:
@@ -474,7 +619,7 @@ def _ald(text: str, column: str) -> frozenset[int]:
         if not item.isascii() or not item.isdigit() or int(item) not in ALD_NUMBERS:
             raise _BadCell(
                 f"numéro d'ALD invalide dans « {column} », "
-                "attendu des entiers de 1 à 32 séparés par « ; »"
+                "attendu des entiers de 1 à 32 séparés par « ; » ou « , »"
             )
         numbers.add(int(item))
     return frozenset(numbers)
@@ -487,7 +632,7 @@ def _conditions(text: str, column: str) -> frozenset[str]:
         if match is None:
             raise _BadCell(
                 f"code CIM-10 invalide dans « {column} », "
-                "attendu par exemple E11 ou E11.9, séparés par « ; »"
+                "attendu par exemple E11 ou E11.9, séparés par « ; » ou « , »"
             )
         category, detail = match.groups()
         codes.add(f"{category}.{detail}" if detail else category)
@@ -499,7 +644,7 @@ def _flags(text: str, column: str) -> frozenset[str]:
     if not all(_FLAG.fullmatch(flag) for flag in flags):
         raise _BadCell(
             f"indicateur invalide dans « {column} », "
-            "attendu par exemple risk:grippe, séparés par « ; »"
+            "attendu par exemple risk:grippe, séparés par « ; » ou « , »"
         )
     return flags
 
@@ -515,5 +660,5 @@ def _code_system(text: str, column: str) -> str:
 
 
 def _items(text: str) -> list[str]:
-    """The non-empty items of a `;`-separated list (a trailing `;` is tolerated)."""
-    return [item.strip() for item in text.split(";") if item.strip()]
+    """The non-empty items of a `;`-separated list (`,` and `|` too; a trailing one is fine)."""
+    return [item.strip() for item in _LIST_SEPARATORS.split(text) if item.strip()]

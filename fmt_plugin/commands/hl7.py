@@ -55,7 +55,14 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     imp = commands.add_parser(
         "import", parents=[common], help="importer des fichiers de messages HL7"
     )
-    imp.add_argument("paths", type=Path, nargs="+", metavar="CHEMIN")
+    imp.add_argument(
+        "paths",
+        type=Path,
+        nargs="+",
+        metavar="CHEMIN",
+        help="fichiers ou dossiers de messages HL7 (dossiers parcourus en entier ; "
+        "les fichiers qui ne sont pas du HL7 y sont ignorés et listés)",
+    )
     imp.set_defaults(handler=cmd_import)
 
     quarantine = commands.add_parser(
@@ -134,17 +141,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Import HL7 files or folders through the same pipeline as the listener."""
+    """Import HL7 files or folders through the same pipeline as the listener.
+
+    Exit 1 when a file could not be read, when a file named on the command line is not HL7,
+    or when nothing but non-HL7 files was found; files in a folder that are not HL7 are only
+    listed as skipped (a warning) and the import succeeds.
+    """
 
     def run(installation: Installation) -> int:
         files = input_files(args.paths)
+        named = {path for path in args.paths if path.is_file()}
         ingestor = installation_ingestor(installation)
         progress = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
         with (
             checkpointing_in_background(installation.store),
             tuned_for_throughput(),
         ):
-            summary = import_files(ingestor, files, progress=progress)
+            summary = import_files(ingestor, files, named=named, progress=progress)
         if progress is not None:
             progress.finish()
         installation.store.record_admin_action(
@@ -152,11 +165,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             action="hl7.import",
             detail=(
                 f"messages={summary.messages} accepted={summary.accepted} "
-                f"duplicates={summary.duplicates} quarantined={summary.quarantined}"
+                f"duplicates={summary.duplicates} quarantined={summary.quarantined} "
+                f"skipped={len(summary.skipped)} rejected={len(summary.rejected)}"
             ),
         )
         sys.stdout.write(render_import_summary(summary))
-        return ExitStatus.FAILURE if summary.unreadable else ExitStatus.OK
+        nothing_found = not summary.files and bool(summary.skipped)
+        failed = summary.unreadable or summary.rejected or nothing_found
+        return ExitStatus.FAILURE if failed else ExitStatus.OK
 
     return with_installation(args, run)
 

@@ -14,7 +14,7 @@ import hmac
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -54,12 +54,19 @@ CREATED_META = "created_at"
 
 @dataclass(frozen=True)
 class SyncSummary:
-    """What `Store.sync_roster` did, in patient counts."""
+    """What `Store.sync_roster` did, in patient counts, and who was retired."""
 
     added: int
     updated: int
     unchanged: int
     deactivated: int
+    #: The patients marked inactive, in id order (internal ids: fine to show and log).
+    deactivated_ids: tuple[str, ...] = ()
+
+
+#: Called by `Store.sync_roster` before any write with (the active patients the batch would
+#: retire, the number of active patients); raising stops the sync with nothing written.
+DepartureCheck = Callable[[Sequence[str], int], None]
 
 
 @dataclass(frozen=True)
@@ -182,19 +189,35 @@ class Store:
 
     # --- roster ------------------------------------------------------------------------
 
-    def sync_roster(self, patients: Iterable[Patient], *, actor: str) -> SyncSummary:
+    def sync_roster(
+        self,
+        patients: Iterable[Patient],
+        *,
+        actor: str,
+        check_departures: DepartureCheck | None = None,
+    ) -> SyncSummary:
         """Make the stored roster equal to `patients`, in one transaction.
 
         New patients are added, changed ones updated (or reactivated), and active patients
         missing from the batch are marked inactive, never deleted. Each change is audited
-        with the patient id only. On any error nothing is written. Raises StoreError if the
-        batch holds the same patient id twice.
+        with the patient id only. `check_departures`, when given, sees who would be retired
+        before anything is written, inside the transaction, and may raise to stop the sync.
+        On any error nothing is written. Raises StoreError if the batch holds the same
+        patient id twice.
         """
         batch = _unique_by_id(patients)
         now = db.utc_now()
-        added = updated = unchanged = deactivated = 0
+        added = updated = unchanged = 0
         with self._write():
             existing = {row.patient_id: row for row in self._rows(active_only=False)}
+            leaving = [
+                row.patient_id
+                for row in existing.values()
+                if row.active and row.patient_id not in batch
+            ]
+            if check_departures is not None:
+                active = sum(1 for row in existing.values() if row.active)
+                check_departures(leaving, active)
             for patient_id, patient in batch.items():
                 row = existing.get(patient_id)
                 if row is None:
@@ -204,11 +227,9 @@ class Store:
                     updated += 1
                 else:
                     unchanged += 1
-            for row in existing.values():
-                if row.active and row.patient_id not in batch:
-                    self._deactivate(row.patient_id, now, actor)
-                    deactivated += 1
-        return SyncSummary(added, updated, unchanged, deactivated)
+            for patient_id in leaving:
+                self._deactivate(patient_id, now, actor)
+        return SyncSummary(added, updated, unchanged, len(leaving), tuple(leaving))
 
     def _insert(self, patient: Patient, now: str, actor: str) -> None:
         self._conn.execute(

@@ -11,10 +11,12 @@ from fmt_plugin.hl7.identity import ReceivedIdentity
 from fmt_plugin.ingest import ReplayOutcome
 from fmt_plugin.storage.inbox import MessageRecord
 from fmt_plugin.views import french
-from fmt_plugin.views.french import number
+from fmt_plugin.views.french import number, percent
 
 _BAR_WIDTH = 30
 CHANNEL_WORDS = {"mllp": "réseau, MLLP", "import": "import de fichier"}
+#: Skipped files named one by one in the summary; the rest are counted.
+SHOWN_SKIPPED = 20
 
 
 class ProgressLine:
@@ -29,7 +31,7 @@ class ProgressLine:
         fraction = done / total if total else 1.0
         filled = int(fraction * _BAR_WIDTH)
         line = (
-            f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction:4.0%}"
+            f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {percent(fraction):>7}"
             f"  {number(messages)} messages"
         )
         if line != self._last:
@@ -44,7 +46,11 @@ class ProgressLine:
 
 
 def render_import_summary(summary: ImportSummary) -> str:
-    """The end-of-import report: counts, then each quarantine reason with one example."""
+    """The end-of-import report: counts, quarantine reasons, and the files not imported.
+
+    Each quarantine reason comes with one example; then the files that are not HL7 (skipped
+    in a folder, rejected when named) and those that could not be read.
+    """
     lines = [
         (
             f"Import terminé : {number(summary.messages)} messages lus dans "
@@ -67,8 +73,22 @@ def render_import_summary(summary: ImportSummary) -> str:
             "  Voir « fmt-plugin quarantine list » ; après correction (patient ajouté à"
             " la patientèle…), « fmt-plugin quarantine replay --all »."
         )
+    if summary.skipped:
+        lines.append(
+            f"  ignorés         : {number(len(summary.skipped))} fichier(s) qui ne sont pas"
+            " du HL7 (rien n'a été importé ni mis en quarantaine)"
+        )
+        for path, what in summary.skipped[:SHOWN_SKIPPED]:
+            lines.append(f"    {path} ({what})")
+        more = len(summary.skipped) - SHOWN_SKIPPED
+        if more > 0:
+            lines.append(f"    … et {number(more)} autre(s)")
+    for path, what in summary.rejected:
+        lines.append(f"  REJETÉ, pas du HL7 : {path} ({what})")
     for path, reason in summary.unreadable:
         lines.append(f"  ILLISIBLE : {path} ({reason})")
+    if not summary.files and (summary.skipped or summary.rejected):
+        lines.append("  Aucun fichier HL7 trouvé : rien n'a été importé.")
     return "\n".join(lines) + "\n"
 
 
