@@ -31,18 +31,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
-        parser.print_help(sys.stderr)
+        # `fmt-plugin recalls` alone: the commands of `recalls`, not of the whole program.
+        args.commands_of.print_help(sys.stderr)
         return ExitStatus.USAGE
     try:
         status: int = args.handler(args)
     except FmtError as exc:
-        print(f"{PROG}: erreur : {exc}", file=sys.stderr)
+        print(f"{PROG} : erreur : {exc}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug: say so without dumping data unless asked
         print(
-            f"{PROG}: erreur interne ({type(exc).__name__}). Relancez avec FMT_DEBUG=1 "
+            f"{PROG} : erreur interne ({type(exc).__name__}). Relancez avec FMT_DEBUG=1 "
             "pour le détail et signalez-la.",
             file=sys.stderr,
         )
@@ -73,7 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # Accept --config after the sub-command too; SUPPRESS keeps the global value otherwise.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="CHEMIN", default=argparse.SUPPRESS)
+    common.add_argument(
+        "--config",
+        metavar="CHEMIN",
+        default=argparse.SUPPRESS,
+        help=f"fichier de configuration (défaut : variable {CONFIG_ENV_VAR})",
+    )
     commands = parser.add_subparsers(title="commandes", metavar="COMMANDE")
     installation.register(commands, common)
     reports.register(commands, common)
@@ -83,4 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     recalls.register(commands, common)
     add_demo_command(commands)
     audit.register(commands, common)
+    _name_command_groups(parser)
     return parser
+
+
+def _name_command_groups(parser: argparse.ArgumentParser) -> None:
+    """Let every parser with sub-commands say so (`commands_of`), for a group typed alone.
+
+    A sub-parser's defaults override its parent's, so the deepest group typed wins.
+    """
+    parser.set_defaults(commands_of=parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _name_command_groups(sub)

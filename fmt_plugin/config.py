@@ -21,6 +21,8 @@ from fmt_plugin.recalls.policy import RecallPolicy
 
 CONFIG_ENV_VAR = "FMT_CONFIG"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: The log file of the commands when `[logging] file` is absent, beside the database.
+LOG_FILE_NAME = "fmt.log"
 _MISSING: Any = object()
 
 
@@ -241,10 +243,16 @@ class PluginSettings:
 
 @dataclass(frozen=True)
 class LoggingSettings:
-    """How the service logs (never patient data, whatever the level)."""
+    """How fmt-plugin logs (never patient data, whatever the level).
+
+    `serve` logs on standard error (journald keeps it); the other commands write their log
+    records to `file` and show only warnings on the terminal. `file` is None only for
+    settings built in code: a loaded configuration always names one.
+    """
 
     level: str = "INFO"
     json: bool = False
+    file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -479,6 +487,9 @@ def load_config(path: Path) -> FmtConfig:
     logging_settings = LoggingSettings(
         level=logs.string("level", "INFO", choices=LOG_LEVELS),
         json=logs.boolean("json", False),
+        # Beside the database by default: the data folder is the one place the service
+        # account may write (the configuration's folder may be read-only, /etc/fmt-plugin).
+        file=logs.optional_path("file") or store_settings.path.parent / LOG_FILE_NAME,
     )
     logs.finish()
 

@@ -12,7 +12,8 @@ import argparse
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-#: argparse's own strings (Python 3.11 to 3.13) and their French.
+#: argparse's own strings that a user can see (Python 3.11 to 3.14), and their French.
+#: Left out: the messages of a programming error in a parser (conflicting options…).
 MESSAGES = {
     "usage: ": "utilisation : ",
     "positional arguments": "arguments",
@@ -44,6 +45,23 @@ MESSAGES = {
         "commande inconnue %(parser_name)r (choix : %(choices)s)"
     ),
     "can't open '%(filename)s': %(error)s": "impossible d'ouvrir « %(filename)s » : %(error)s",
+    "unexpected option string: %s": "option inattendue : %s",
+    # 3.13: the default title of sub-commands, warnings, defaults, deprecations.
+    "subcommands": "commandes",
+    "%(prog)s: warning: %(message)s\n": "%(prog)s : avertissement : %(message)s\n",
+    " (default: %(default)s)": " (défaut : %(default)s)",
+    "argument '%(argument_name)s' is deprecated": (
+        "l'argument « %(argument_name)s » est obsolète"
+    ),
+    "option '%(option)s' is deprecated": "l'option « %(option)s » est obsolète",
+    "command '%(parser_name)s' is deprecated": (
+        "la commande « %(parser_name)s » est obsolète"
+    ),
+    # 3.14 with suggest_on_error (the default from 3.15).
+    "invalid choice: %(value)r, maybe you meant %(closest)r? (choose from %(choices)s)": (
+        "choix invalide : %(value)r, vouliez-vous dire %(closest)r ? "
+        "(choisir parmi %(choices)s)"
+    ),
 }
 
 #: argparse's plural messages: (singular, plural) → French (singular, plural).
@@ -74,9 +92,13 @@ def install() -> None:
 
 
 def folded(text: str) -> str:
-    """`text` without accents, in lower case: how a choice typed by hand is compared."""
+    """`text` without accents, in lower case, `_` between words: how a choice is compared.
+
+    `Envoi en cours`, `envoi-en-cours` and `envoi_en_cours` all fold to `envoi_en_cours`.
+    """
     decomposed = unicodedata.normalize("NFKD", text.strip())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return "_".join(bare.replace("-", " ").replace("_", " ").split())
 
 
 class Choice:
@@ -103,14 +125,17 @@ class Choice:
         """`{envoye,echoue,…}`: the French words, for usage lines."""
         return "{" + ",".join(self.shown.values()) + "}"
 
+    @property
+    def words(self) -> str:
+        """`envoye, echoue, …`: the French words, for a help text."""
+        return ", ".join(self.shown.values())
+
     def __call__(self, text: str) -> str:
         """The value `text` names; ArgumentTypeError listing the choices otherwise."""
         value = self._values.get(folded(text))
         if value is None:
             raise argparse.ArgumentTypeError(
-                f"choix invalide « {text} » (choisir parmi : "
-                + ", ".join(self.shown.values())
-                + ")"
+                f"choix invalide « {text} » (choisir parmi : {self.words})"
             )
         return value
 

@@ -134,7 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ShutdownTimeoutError as exc:
         # A job or a commit is stuck in a worker thread that Python would wait for at exit:
         # leave now, as promised; what was not finished is safe (see the error's text).
-        print(f"{PROG}: erreur : {exc}", file=sys.stderr, flush=True)
+        print(f"{PROG} : erreur : {exc}", file=sys.stderr, flush=True)
         logging.shutdown()
         os._exit(ExitStatus.FAILURE)
     return ExitStatus.OK

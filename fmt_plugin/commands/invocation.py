@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
+import sys
 from collections.abc import Callable
 from datetime import date
 from typing import TypeAlias
 
 from fmt_plugin.config import config_path_from
 from fmt_plugin.installation import Installation, open_installation
-from fmt_plugin.logs import configure_logging
+from fmt_plugin.logs import command_logging
+
+log = logging.getLogger(__name__)
 
 #: The sub-parser collection each command module registers into.
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -24,10 +28,20 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 def with_installation(
     args: argparse.Namespace, action: Callable[[Installation], int]
 ) -> int:
-    """Open the installation `--config` (or FMT_CONFIG) names, log as it says, run `action`."""
+    """Open the installation `--config` (or FMT_CONFIG) names, log as it says, run `action`.
+
+    Log records go to the installation's log file; the terminal (standard error) shows only
+    warnings and errors beside what `action` prints itself.
+    """
     config_path = config_path_from(args.config, os.environ)
-    with open_installation(config_path) as installation:
-        configure_logging(installation.config.logging)
+    with (
+        open_installation(config_path) as installation,
+        command_logging(installation.config.logging, sys.stderr),
+    ):
+        # Which command the lines that follow come from; its arguments may name a patient.
+        handler = getattr(args, "handler", None)
+        name = getattr(handler, "__name__", "command").removeprefix("cmd_")
+        log.info("%s started (pid %d)", name, os.getpid())
         return action(installation)
 
 

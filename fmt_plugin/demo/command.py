@@ -40,8 +40,9 @@ def add_demo_command(
     demo.add_argument(
         "--as-of",
         type=iso_date_argument,
-        metavar="AAAA-MM-JJ",
-        help="date d'évaluation et de planification (défaut : aujourd'hui)",
+        metavar="DATE",
+        help="date d'évaluation et de planification, AAAA-MM-JJ ou JJ/MM/AAAA "
+        "(défaut : aujourd'hui)",
     )
     demo.add_argument(
         "--mllp-port",
@@ -73,5 +74,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         verbose=args.verbose,
     )
-    run_demo(options, sys.stdout, actor=current_actor())
+    run_demo(options, sys.stdout, actor=current_actor(), progress=sys.stderr)
     return ExitStatus.OK

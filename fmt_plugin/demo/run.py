@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import io
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -50,6 +51,7 @@ from fmt_plugin.service import ServiceReady, run_service, stop_on_signals
 from fmt_plugin.storage.store import SyncSummary
 from fmt_plugin.timezone import PARIS
 from fmt_plugin.views import demo_summary
+from fmt_plugin.views.progress import Progress
 
 DEFAULT_DIRECTORY = Path("demo-fmt")
 #: In the range ARCEP reserves for fiction (01 99 00 xx xx): nobody can be called by mistake.
@@ -97,9 +99,12 @@ class Results:
     inbox_after: dict[str, int]
 
 
-def run_demo(options: DemoOptions, out: TextIO, *, actor: str) -> None:
+def run_demo(
+    options: DemoOptions, out: TextIO, *, actor: str, progress: TextIO | None = None
+) -> None:
     """Run the demo, writing its report to `out`; returns when the service has stopped.
 
+    The step under way is shown on `progress` while it lasts, if that is a terminal.
     Raises FmtError (ConfigError for a DIR whose installation is not a demo one) with
     nothing left running.
     """
@@ -109,8 +114,11 @@ def run_demo(options: DemoOptions, out: TextIO, *, actor: str) -> None:
     _configure_logging(config, options.verbose)
     out.write(demo_summary.render_installation(config_path.parent, created))
     out.flush()
-    with tuned_for_throughput():  # as `serve` and `import` do: thousands of messages
-        asyncio.run(_session(config_path, options, out, actor, started))
+    with (
+        tuned_for_throughput(),  # as `serve` and `import` do: thousands of messages
+        Progress(progress or io.StringIO()) as steps,  # no stream: not shown
+    ):
+        asyncio.run(_session(config_path, options, out, actor, started, steps))
 
 
 def prepare_installation(directory: Path, as_of: date, actor: str) -> tuple[Path, bool]:
@@ -179,14 +187,21 @@ class _StoreThread:
 
 
 async def _session(
-    config_path: Path, options: DemoOptions, out: TextIO, actor: str, started: float
+    config_path: Path,
+    options: DemoOptions,
+    out: TextIO,
+    actor: str,
+    started: float,
+    steps: Progress,
 ) -> None:
     """Sync, serve while the demo runs, then stop (`--once`) or serve until a signal.
 
     The service's own error, if it stops on one, is what this raises.
     """
     async with _StoreThread(config_path) as store:
+        steps.step("Synchronisation de la patientèle fictive")
         prepared = await store.run(_prepare, options.as_of, actor)
+        steps.clear()
         out.write(
             demo_summary.render_roster(
                 prepared.practice.settings,
@@ -200,7 +215,7 @@ async def _session(
             config_path,
             options,
             out,
-            partial(_demonstrate, store, prepared, options, out, started),
+            partial(_demonstrate, store, prepared, options, out, started, steps),
         )
 
 
@@ -266,13 +281,17 @@ async def _demonstrate(
     options: DemoOptions,
     out: TextIO,
     started: float,
+    steps: Progress,
     listening: ServiceReady,
 ) -> None:
     """Replay the practice's HL7 traffic, run the recalls, write the summary."""
     out.write(demo_summary.render_sending(len(prepared.messages)))
     out.flush()
+    steps.step("Envoi des messages HL7")
     sent = await _replay(listening, prepared.messages)
+    steps.step("Évaluation de la patientèle et rappels")
     results = await store.run(_recalls_and_statuses, options.as_of)
+    steps.step("Historique mensuel des taux")
     # A month-end snapshot for each month of the history, so `history` shows a trend.
     await store.run(
         backfill_rate_history,
@@ -280,6 +299,7 @@ async def _demonstrate(
         options.as_of,
         datetime.now(PARIS),
     )
+    steps.clear()
     out.write(
         demo_summary.render_replay(sent, prepared.inbox_before, results.inbox_after)
     )

@@ -18,7 +18,7 @@ from fmt_plugin.rules.rates import fmt_potential
 from fmt_plugin.service import ServiceReady
 from fmt_plugin.storage.store import SyncSummary
 from fmt_plugin.views.columns import aligned_numbers
-from fmt_plugin.views.french import day, number, percent
+from fmt_plugin.views.french import day, elapsed, euros, number, percent
 
 #: The ACK codes a replay shows even when none came back, in this order.
 ACK_CODES = ("AA", "AE", "AR")
@@ -96,9 +96,9 @@ def render_indicators(evaluation: PracticeEvaluation) -> str:
         f"\nIndicateurs au {day(evaluation.as_of)} (jeu {pack.id}, "
         f"{number(len(evaluation.patients))} patients) :\n"
         + "".join(f"  {line}\n" for line in aligned_numbers(rows))
-        + f"Potentiel FMT : {number(potential.earned_eur)} € acquis "
+        + f"Potentiel FMT : {euros(potential.earned_eur)} acquis "
         f"({number(potential.fait)} indicateurs faits), "
-        f"{number(potential.missed_eur)} € à aller chercher "
+        f"{euros(potential.missed_eur)} à aller chercher "
         f"({number(potential.a_verifier)} à vérifier)\n"
     )
 
@@ -127,8 +127,7 @@ def render_recalls(
 
 def render_elapsed(seconds: float) -> str:
     """How long the demo took to get here."""
-    shown = f"{seconds:.1f}".replace(".", ",")
-    return f"\nDémonstration prête en {shown} s.\n"
+    return f"\nDémonstration prête en {elapsed(seconds)}.\n"
 
 
 def render_serving(ready: ServiceReady) -> str:

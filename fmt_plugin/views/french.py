@@ -54,6 +54,11 @@ def percent(rate: float | None) -> str:
     return f"{rate * 100:.1f} %".replace(".", ",")
 
 
+def points(change: float) -> str:
+    """`+2,5 pts`: a change of taux, in percentage points, always signed."""
+    return f"{change * 100:+.1f} pts".replace(".", ",")
+
+
 def euros(amount: float | Decimal) -> str:
     """`8 505 €`, and `12,50 €` when there are cents."""
     cents = round(Decimal(str(amount)) * 100)
@@ -96,6 +101,24 @@ def duration(start: date, end: date) -> str:
     if months < 24:
         return f"{months} mois"
     return f"{months // 12} ans"
+
+
+def elapsed(seconds: float) -> str:
+    """How long a command took or has been running: `4,2 s`, `12 s`, `2 min 05 s`, `1 h 02 min`.
+
+    Tenths only under ten seconds, and not for whole seconds (a progress line shows `3 s`).
+    """
+    tenths = round(seconds, 1)
+    if tenths < 10:
+        return f"{tenths:g} s".replace(".", ",")
+    whole = int(tenths)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, rest = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def overdue(due: date, as_of: date) -> str:

@@ -9,7 +9,7 @@ from datetime import date
 from fmt_plugin.rules.pack import RulePack
 from fmt_plugin.rules.rates import IndicatorRate
 from fmt_plugin.views.columns import aligned_numbers
-from fmt_plugin.views.french import percent
+from fmt_plugin.views.french import day, percent, points
 
 History = Mapping[date, Sequence[IndicatorRate]]
 
@@ -17,7 +17,7 @@ History = Mapping[date, Sequence[IndicatorRate]]
 def latest(history: History, days: int) -> dict[date, dict[str, IndicatorRate]]:
     """The `days` most recent snapshots, oldest first, rates by indicator."""
     kept = sorted(history)[-days:] if days > 0 else []
-    return {day: {rate.indicator: rate for rate in history[day]} for day in kept}
+    return {taken: {rate.indicator: rate for rate in history[taken]} for taken in kept}
 
 
 def render_history_table(history: History, pack: RulePack, days: int) -> str:
@@ -28,7 +28,7 @@ def render_history_table(history: History, pack: RulePack, days: int) -> str:
             "Aucun instantané des taux pour l'instant : le service en prend un chaque nuit "
             "(réglage [recalls] snapshot_time).\n"
         )
-    header = ("Indicateur", *(d.strftime("%d/%m/%Y") for d in kept), "évolution")
+    header = ("Indicateur", *map(day, kept), "évolution")
     rows: list[tuple[str, ...]] = [header]
     for indicator in pack.indicators:
         taux = [
@@ -44,10 +44,10 @@ def render_history_json(history: History, days: int) -> str:
     kept = latest(history, days)
     payload = {
         "jours": {
-            day.isoformat(): {
+            taken.isoformat(): {
                 indicator: rate.to_dict() for indicator, rate in sorted(rates.items())
             }
-            for day, rates in kept.items()
+            for taken, rates in kept.items()
         }
     }
     return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
@@ -58,5 +58,4 @@ def _change(taux: Sequence[float | None]) -> str:
     known = [value for value in taux if value is not None]
     if len(known) < 2:
         return "—"
-    points = (known[-1] - known[0]) * 100
-    return f"{points:+.1f} pts".replace(".", ",")
+    return points(known[-1] - known[0])
