@@ -38,7 +38,10 @@ def public_scenario() -> Path:
 
 def cli(cwd: Path, *args: str | Path, env: dict[str, str] | None = None) -> CliResult:
     """Run `python -m fmt_plugin ARGS` in a subprocess from `cwd`, as a user would."""
-    environ = {k: v for k, v in os.environ.items() if k != "FMT_CONFIG"}
+    # Neither the developer's configuration nor their terminal width (tables fit COLUMNS).
+    environ = {
+        k: v for k, v in os.environ.items() if k not in ("FMT_CONFIG", "COLUMNS")
+    }
     environ.update(env or {})
     completed = subprocess.run(
         [sys.executable, "-m", "fmt_plugin", *map(str, args)],

@@ -123,13 +123,16 @@ def test_report_csv_has_one_row_per_patient_and_indicator(run_cli, config):
     """CSV: a header, then patient × indicator rows with status and due date."""
     result = run_cli("--config", config, "report", "--as-of", AS_OF, "--format", "csv")
     assert result.returncode == 0, result.stderr
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    text = result.stdout.removeprefix("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
     q07_sein = next(
-        r for r in rows if r["patient_id"] == "Q07" and r["indicateur"] == "dep_sein"
+        r
+        for r in rows
+        if r["Identifiant patient"] == "Q07" and r["Code indicateur"] == "dep_sein"
     )
-    assert q07_sein["statut"] == "fait"
-    assert q07_sein["echeance"] == "2027-02-01"
-    assert q07_sein["derniere_preuve"] == "2025-02-01"
+    assert q07_sein["Statut"] == "Fait"
+    assert q07_sein["Échéance"] == "01/02/2027"
+    assert q07_sein["Dernier acte"] == "01/02/2025"
 
 
 def test_report_table_shows_name_age_nir_and_french_statuses(run_cli, config):
@@ -155,7 +158,8 @@ def test_report_table_sorts_by_the_requested_key(run_cli, config):
         )
         assert result.returncode == 0, result.stderr
         body = result.stdout.split("\n\n")[1].splitlines()[2:]
-        return [line.split()[0] for line in body]
+        # A patient's first line holds id and name; the next ones start blank.
+        return [line.split()[1] for line in body if not line.startswith(" ")]
 
     assert names("age")[0] == "AUGUSTE"  # 3 months old
     assert names("-age")[0] == "GARNIER"  # 77 years old

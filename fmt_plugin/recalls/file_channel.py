@@ -9,11 +9,9 @@ sees half a letter.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.policy import SMTP
@@ -22,6 +20,7 @@ from pathlib import Path
 from fmt_plugin.errors import ConfigError, TemporaryChannelError
 from fmt_plugin.model import Patient
 from fmt_plugin.mssante.address import DEFAULT_ADDRESS_TEMPLATE, patient_address
+from fmt_plugin.private_files import write_privately
 from fmt_plugin.recalls.letter import Letters, LetterTemplateError, shipped_letters
 from fmt_plugin.recalls.model import RecallMessage
 
@@ -114,7 +113,7 @@ class FileChannel:
             raise TemporaryChannelError(self.name, str(exc)) from exc
         path = self.path_for(message)
         try:
-            _write_atomically(path, letter.as_bytes(policy=SMTP))
+            write_privately(path, letter.as_bytes(policy=SMTP))
         except OSError as exc:
             raise TemporaryChannelError(
                 self.name,
@@ -122,32 +121,3 @@ class FileChannel:
             ) from exc
         log.info("recall %d written to the outbox folder", message.recall_id)
         return path
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a private temporary file renamed over it."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # mkstemp creates the file with mode 0600, before any byte of patient data is in it.
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    _sync_folder(path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename durable (POSIX only: Windows cannot open a folder for fsync)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -255,6 +255,13 @@ class Indicator:
     population: Population
     exclusions: tuple[Exclusion, ...]
     rule: Rule
+    #: A few words for tables where 15 indicators share the screen ("Cancer du col").
+    short_label: str = ""
+
+    @property
+    def column_label(self) -> str:
+        """The short label, or the label when the pack gives none."""
+        return self.short_label or self.label
 
     def code_lists(self) -> tuple[str, ...]:
         """Names of every code list this indicator reads (evidence and exclusions)."""
@@ -716,6 +723,7 @@ def _indicator_from(section: Section, context: _Context) -> Indicator:
             "id", f"identifiant {indicator_id!r} invalide", "minuscules, chiffres, _"
         )
     label = section.string("label")
+    short_label = section.string("short_label", "")
     group = section.string("group", choices=GROUPS)
     source = section.string("source")
     population = _parse_population(section.table("population", required=True), context)
@@ -729,7 +737,16 @@ def _indicator_from(section: Section, context: _Context) -> Indicator:
     else:
         rule = SeasonalRule(_evidence_names(section, "evidence", context))
     section.finish()
-    return Indicator(indicator_id, label, group, source, population, exclusions, rule)
+    return Indicator(
+        indicator_id,
+        label,
+        group,
+        source,
+        population,
+        exclusions,
+        rule,
+        short_label=short_label,
+    )
 
 
 def _parse_population(section: Section, context: _Context) -> Population:

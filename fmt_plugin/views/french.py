@@ -47,6 +47,11 @@ def number(value: int) -> str:
     return f"{value:,}".replace(",", THIN_SPACE)
 
 
+def count(value: int, one: str, several: str) -> str:
+    """`1 patient`, `0 patient`, `1 500 patients`: French puts 0 and 1 in the singular."""
+    return f"{number(value)} {one if value < 2 else several}"
+
+
 def percent(rate: float | None) -> str:
     """`51,2 %` (French decimal comma); `—` when nobody counts."""
     if rate is None:

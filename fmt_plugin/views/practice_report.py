@@ -1,8 +1,10 @@
-"""The practice report of `fmt-plugin report`: JSON (integrations), CSV (spreadsheets), table.
+"""The practice report of `fmt-plugin report`: JSON (integrations), CSV and xlsx (French
+spreadsheets), table (the terminal).
 
 The JSON shape is a contract (issue 3): `as_of`, `rule_pack`, `patients[].indicators{}` with
-status, due and evidence, `rates{}`; keys may be added, never renamed. The table is the amelipro
-"Patientèle prévention" view: Nom, Prénom, Âge, NIR and a status per indicator.
+status, due and evidence, `rates{}`; keys may be added, never renamed. The files speak French
+Excel: `;`, UTF-8 with a BOM, JJ/MM/AAAA, French headers and labels. The table is amelipro's
+list, fitted to the terminal's width (`fitted_table`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from fmt_plugin.rules.dates import completed_months, completed_years
 from fmt_plugin.rules.model import Evidence, IndicatorStatus, PatientEvaluation, Status
 from fmt_plugin.rules.rates import IndicatorRate, fmt_potential
 from fmt_plugin.views import french
+from fmt_plugin.views.fitted_table import fitted_table
 
-FORMATS = ("json", "csv", "table")
+FORMATS = ("table", "csv", "xlsx", "json")
 SORT_KEYS = ("nom", "prenom", "age", "nir", "patient_id", "statut", "echeance")
 
 
@@ -33,10 +36,13 @@ class ReportOptionError(ConfigError):
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """What to show: one indicator or all, and the table's sort key (`-key`: descending)."""
+    """What to show: one indicator or all, which statuses (None: all), the sort key (`-key`:
+    descending) and the width the table must fit in (None: no limit)."""
 
     indicator: str | None = None
     sort: str = "nom"
+    statuses: frozenset[Status] | None = None
+    width: int | None = None
 
 
 def check_options(report: PracticeEvaluation, options: ReportOptions) -> None:
@@ -57,28 +63,32 @@ def check_options(report: PracticeEvaluation, options: ReportOptions) -> None:
 
 
 def _selected(
-    evaluation: PatientEvaluation, indicator: str | None
+    evaluation: PatientEvaluation, options: ReportOptions
 ) -> dict[str, IndicatorStatus]:
-    if indicator is None:
-        return dict(evaluation.statuses)
-    status = evaluation.statuses.get(indicator)
-    return {indicator: status} if status is not None else {}
+    return {
+        indicator: status
+        for indicator, status in evaluation.statuses.items()
+        if options.indicator in (None, indicator)
+        and (options.statuses is None or status.status in options.statuses)
+    }
 
 
 def _listed(
-    report: PracticeEvaluation, options: ReportOptions
+    report: PracticeEvaluation, options: ReportOptions, *, keep_empty: bool = False
 ) -> list[tuple[PatientEvaluation, dict[str, IndicatorStatus]]]:
+    """The patients with something listed (and, if `keep_empty`, the others too)."""
     rows = []
     for evaluation in report.evaluations:
-        statuses = _selected(evaluation, options.indicator)
-        if statuses or options.indicator is None:
+        statuses = _selected(evaluation, options)
+        if statuses or keep_empty:
             rows.append((evaluation, statuses))
     return rows
 
 
-def _rates(
+def listed_rates(
     report: PracticeEvaluation, options: ReportOptions
 ) -> dict[str, IndicatorRate]:
+    """The taux of the listed indicator, or of all (never filtered by status)."""
     rates = report.rates
     if options.indicator is not None:
         return {options.indicator: rates[options.indicator]}
@@ -120,7 +130,7 @@ def status_dict(status: IndicatorStatus) -> dict[str, Any]:
 
 def render_json(report: PracticeEvaluation, options: ReportOptions) -> str:
     """The report as JSON (patients by internal id only: no names)."""
-    rates = _rates(report, options)
+    rates = listed_rates(report, options)
     document = {
         "as_of": report.as_of.isoformat(),
         "rule_pack": report.pack.id,
@@ -130,7 +140,9 @@ def render_json(report: PracticeEvaluation, options: ReportOptions) -> str:
                 "patient_id": evaluation.patient_id,
                 "indicators": {i: status_dict(s) for i, s in statuses.items()},
             }
-            for evaluation, statuses in _listed(report, options)
+            for evaluation, statuses in _listed(
+                report, options, keep_empty=_json_keeps_everyone(options)
+            )
         ],
         "rates": {i: rate.to_dict() for i, rate in rates.items()},
         "potentiel_fmt": fmt_potential(report.pack, rates.values()).to_dict(),
@@ -138,112 +150,217 @@ def render_json(report: PracticeEvaluation, options: ReportOptions) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
-# --- CSV ------------------------------------------------------------------------------------
+def _json_keeps_everyone(options: ReportOptions) -> bool:
+    """The JSON lists every active patient (its contract) unless a filter is asked for."""
+    return options.indicator is None and options.statuses is None
 
-CSV_COLUMNS = (
-    "patient_id",
-    "nom",
-    "prenom",
-    "age",
-    "indicateur",
-    "statut",
-    "echeance",
-    "jours_de_retard",
-    "derniere_preuve",
-    "refus",
-    "rappels_reportes_au",
+
+# --- rows (CSV and workbook) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One patient and one indicator, with typed values: the files' line."""
+
+    patient: Patient
+    indicator_id: str
+    indicator_label: str
+    status: IndicatorStatus
+    age_years: int | None
+
+    @property
+    def last_act(self) -> date | None:
+        """The date of the newest evidence, if any."""
+        return self.status.evidence[0].date if self.status.evidence else None
+
+
+def report_rows(report: PracticeEvaluation, options: ReportOptions) -> list[ReportRow]:
+    """Every listed patient × indicator, sorted as the table is, for the files."""
+    listed = _listed(report, options)
+    listed.sort(key=_sort_key(report, options), reverse=options.sort.startswith("-"))
+    rows = []
+    for evaluation, statuses in listed:
+        patient = report.patients[evaluation.patient_id]
+        age = (
+            completed_years(patient.birth_date, report.as_of)
+            if patient.birth_date
+            else None
+        )
+        for indicator, status in statuses.items():
+            label = report.pack.indicator(indicator).label
+            rows.append(ReportRow(patient, indicator, label, status, age))
+    return rows
+
+
+#: The files' columns, as French Excel shows them (the JSON keeps its English contract).
+FILE_COLUMNS = (
+    "Identifiant patient",
+    "Nom",
+    "Prénom",
+    "Date de naissance",
+    "Âge",
+    "NIR",
+    "Indicateur",
+    "Code indicateur",
+    "Statut",
+    "Échéance",
+    "Jours de retard",
+    "Dernier acte",
+    "Refus",
+    "Rappels reportés au",
 )
 
 
+def _optional_day(value: date | None) -> str:
+    return french.day(value) if value is not None else ""
+
+
+def csv_cells(row: ReportRow) -> list[str]:
+    """The row's cells as French Excel reads them: JJ/MM/AAAA, NIR in its groups, oui/non."""
+    status = row.status
+    return [
+        row.patient.patient_id,
+        row.patient.nom,
+        row.patient.prenom,
+        _optional_day(row.patient.birth_date),
+        "" if row.age_years is None else str(row.age_years),
+        # Grouped as on the carte Vitale: Excel keeps it as text, a bare 15-digit number
+        # would be shown as 1,48081E+14 and lose its last digits.
+        french.nir(row.patient.ins) if row.patient.ins else "",
+        row.indicator_label,
+        row.indicator_id,
+        _status_cell(status),
+        _optional_day(status.due),
+        "" if status.overdue_days is None else str(status.overdue_days),
+        _optional_day(row.last_act),
+        "oui" if status.refused else "non",
+        _optional_day(status.recall_postponed_until),
+    ]
+
+
 def render_csv(report: PracticeEvaluation, options: ReportOptions) -> str:
-    """One row per patient and listed indicator, for a spreadsheet."""
+    """One row per patient and listed indicator, for French Excel: `;`, UTF-8 with a BOM."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for evaluation, statuses in _listed(report, options):
-        patient = report.patients[evaluation.patient_id]
-        for indicator, status in statuses.items():
-            last = status.evidence[0].date.isoformat() if status.evidence else ""
-            writer.writerow(
-                (
-                    patient.patient_id,
-                    patient.nom,
-                    patient.prenom,
-                    _age_years(patient, report.as_of),
-                    indicator,
-                    str(status.status),
-                    status.due.isoformat() if status.due else "",
-                    "" if status.overdue_days is None else status.overdue_days,
-                    last,
-                    "1" if status.refused else "0",
-                    status.recall_postponed_until.isoformat()
-                    if status.recall_postponed_until
-                    else "",
-                )
-            )
+    # The BOM is how Excel knows the file is UTF-8 (without it: "PrÃ©nom"); `;` is the
+    # list separator of a French Windows, and CRLF what Excel writes itself.
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(FILE_COLUMNS)
+    for row in report_rows(report, options):
+        writer.writerow(csv_cells(row))
     return out.getvalue()
-
-
-def _age_years(patient: Patient, as_of: date) -> str:
-    if patient.birth_date is None:
-        return ""
-    return str(completed_years(patient.birth_date, as_of))
 
 
 # --- table ----------------------------------------------------------------------------------
 
 
 def render_table(report: PracticeEvaluation, options: ReportOptions) -> str:
-    """The amelipro-like table, then the taux d'atteinte with numerator and denominator."""
+    """The amelipro-like list, then the taux d'atteinte with numerator and denominator.
+
+    With `--indicator`: one line per patient (Nom, Prénom, Âge, NIR, Statut, Échéance,
+    Dernier acte). Without: one line per patient and indicator, the patient's cells on
+    their first line only. Patients with nothing listed are left out.
+    """
     listed = _listed(report, options)
-    columns = _table_indicators(report, listed, options)
     listed.sort(key=_sort_key(report, options), reverse=options.sort.startswith("-"))
-    header = ["Nom", "Prénom", "Âge", "NIR", *columns]
-    rows = [header]
-    for evaluation, statuses in listed:
-        patient = report.patients[evaluation.patient_id]
-        cells = [_status_cell(statuses.get(i)) for i in columns]
-        rows.append(
-            [
-                patient.nom,
-                patient.prenom,
-                _age_cell(patient, report.as_of),
-                french.nir(patient.ins),
-                *cells,
-            ]
-        )
-    lines = [
-        f"Indicateurs de prévention au {french.day(report.as_of)} — jeu {report.pack.id}",
-        "",
-        *_aligned(rows),
-        "",
-        "Taux d'atteinte (fait / (fait + à vérifier)) :",
-    ]
-    rates = _rates(report, options)
-    for indicator, rate in rates.items():
-        label = report.pack.indicator(indicator).label
-        taux = "—" if rate.taux is None else f"{rate.taux * 100:.1f} %"
-        lines.append(
-            f"  {label} : {rate.fait}/{rate.denominator} ({taux}) ; "
-            f"à venir {rate.a_venir}, exclus {rate.exclu}"
-        )
-    potential = fmt_potential(report.pack, rates.values())
-    lines.append(
-        f"Potentiel FMT : {potential.earned_eur} € acquis ({potential.fait} indicateurs "
-        f"faits), {potential.missed_eur} € à aller chercher ({potential.a_verifier} à vérifier)"
-    )
+    if options.indicator is None:
+        rows, shrinkable = _practice_rows(report, listed)
+    else:
+        rows, shrinkable = _indicator_rows(report, listed)
+    lines = [_title(report, options), _count_line(listed, options), ""]
+    if len(rows) > 1:
+        lines += fitted_table(rows, options.width, shrinkable)
+    else:
+        lines.append("Aucun patient à lister.")
+    lines += ["", *_rate_lines(report, options)]
     return "\n".join(lines) + "\n"
 
 
-def _table_indicators(
-    report: PracticeEvaluation,
-    listed: Sequence[tuple[PatientEvaluation, dict[str, IndicatorStatus]]],
-    options: ReportOptions,
-) -> list[str]:
+def _title(report: PracticeEvaluation, options: ReportOptions) -> str:
+    title = f"Indicateurs de prévention au {french.day(report.as_of)} — jeu {report.pack.id}"
     if options.indicator is not None:
-        return [options.indicator]
-    present = {i for _, statuses in listed for i in statuses}
-    return [i for i in report.pack.indicator_ids if i in present]
+        title += f" — {report.pack.indicator(options.indicator).label}"
+    return title
+
+
+def _count_line(listed: Sequence[Row], options: ReportOptions) -> str:
+    text = french.count(len(listed), "patient", "patients")
+    if options.statuses:
+        labels = [s.label.lower() for s in Status if s in options.statuses]
+        text += " — statut : " + ", ".join(labels)
+    return text
+
+
+def _patient_cells(patient: Patient, as_of: date) -> list[str]:
+    return [patient.patient_id, patient.nom, patient.prenom, _age_cell(patient, as_of)]
+
+
+def _status_cells(status: IndicatorStatus) -> list[str]:
+    last = status.evidence[0].date if status.evidence else None
+    return [
+        _status_cell(status),
+        french.day(status.due) if status.due else "—",
+        french.day(last) if last else "—",
+    ]
+
+
+TableRows = tuple[list[list[str]], tuple[int, ...]]
+
+
+def _practice_rows(report: PracticeEvaluation, listed: Sequence[Row]) -> TableRows:
+    header = ["Patient", "Nom", "Prénom", "Âge", "Indicateur"]
+    rows = [[*header, "Statut", "Échéance", "Dernier acte"]]
+    for evaluation, statuses in listed:
+        patient = report.patients[evaluation.patient_id]
+        first = _patient_cells(patient, report.as_of)
+        for indicator in report.pack.indicator_ids:
+            status = statuses.get(indicator)
+            if status is None:
+                continue
+            label = report.pack.indicator(indicator).column_label
+            rows.append([*first, label, *_status_cells(status)])
+            first = [""] * len(first)
+    return rows, (1, 2, 4)
+
+
+def _indicator_rows(report: PracticeEvaluation, listed: Sequence[Row]) -> TableRows:
+    rows = [
+        ["Patient", "Nom", "Prénom", "Âge", "NIR", "Statut", "Échéance", "Dernier acte"]
+    ]
+    for evaluation, statuses in listed:
+        patient = report.patients[evaluation.patient_id]
+        for status in statuses.values():
+            rows.append(
+                [
+                    *_patient_cells(patient, report.as_of),
+                    french.nir(patient.ins),
+                    *_status_cells(status),
+                ]
+            )
+    return rows, (1, 2)
+
+
+def _rate_lines(report: PracticeEvaluation, options: ReportOptions) -> list[str]:
+    lines = ["Taux d'atteinte (fait / (fait + à vérifier)) :"]
+    rates = listed_rates(report, options)
+    for indicator, rate in rates.items():
+        label = report.pack.indicator(indicator).label
+        lines.append(
+            f"  {label} : {rate.fait}/{rate.denominator} ({french.percent(rate.taux)}) ; "
+            f"à venir {french.number(rate.a_venir)}, exclus {french.number(rate.exclu)}"
+        )
+    potential = fmt_potential(report.pack, rates.values())
+    lines.append(
+        f"Potentiel FMT : {french.euros(potential.earned_eur)} acquis "
+        f"({french.count(potential.fait, 'indicateur fait', 'indicateurs faits')}), "
+        f"{french.euros(potential.missed_eur)} à aller chercher "
+        f"({french.number(potential.a_verifier)} à vérifier)"
+    )
+    if options.statuses:
+        lines.append(
+            "(taux calculés sur toute la patientèle, quel que soit le filtre de statut)"
+        )
+    return lines
 
 
 def _status_cell(status: IndicatorStatus | None) -> str:
@@ -304,20 +421,6 @@ def _sort_key(
         return (patient.nom.casefold(), patient.prenom.casefold())
 
     return by
-
-
-def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
-    lines = []
-    for index, row in enumerate(rows):
-        lines.append(
-            "  ".join(
-                cell.ljust(w) for cell, w in zip(row, widths, strict=True)
-            ).rstrip()
-        )
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return lines
 
 
 RENDERERS: dict[str, Callable[[PracticeEvaluation, ReportOptions], str]] = {
