@@ -440,8 +440,8 @@ def test_unknown_group_is_refused(tmp_path):
     """`group` must be vaccination, depistage or suivi."""
     path = write_variant(
         tmp_path,
-        'label = "Vaccination grippe"\ngroup = "vaccination"',
-        'label = "Vaccination grippe"\ngroup = "prevention"',
+        'short_label = "Grippe"\ngroup = "vaccination"',
+        'short_label = "Grippe"\ngroup = "prevention"',
     )
     error = refusal(path)
     assert_located(
