@@ -47,15 +47,22 @@ def check_installation(installation: Installation) -> Preflight:
         if callable(check):
             check()
     if channels:
-        # A broken letter template would otherwise turn every recall into a failure.
-        Letters.from_config(config).check(
-            (indicator.id, indicator.label) for indicator in pack.indicators
-        )
+        check_letters(installation, pack)
     _check_jobstore(config.recalls.jobstore, config.path)
     return Preflight(
         pack=pack,
         adapters=tuple(adapter_infos(installation.pm)),
         channels=tuple(channel.name for channel in channels),
+    )
+
+
+def check_letters(installation: Installation, pack: RulePack) -> None:
+    """Render every letter template once; `LetterTemplateError` names the file and line.
+
+    A broken template would otherwise turn every recall into a failure, retried for days.
+    """
+    Letters.from_config(installation.config).check(
+        (indicator.id, indicator.label) for indicator in pack.indicators
     )
 
 

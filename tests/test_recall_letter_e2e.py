@@ -164,6 +164,20 @@ def test_check_config_refuses_a_broken_template_with_file_and_line(run_cli, prac
     assert f"{folder / 'wording.txt.j2'}, ligne 2" in result.stderr
 
 
+def test_recalls_run_refuses_a_broken_template_before_queuing_anything(run_cli, practice):
+    """`recalls run` checks the templates first: exit 2 naming the file, the outbox empty."""
+    folder = use_templates(
+        practice, {"wording.txt.j2": "{% set greeting %}\nBonjour {{ child \n"}
+    )
+    result = run_cli("--config", practice, "recalls", "run", "--as-of", AS_OF)
+    assert result.returncode == 2
+    assert f"{folder / 'wording.txt.j2'}, ligne 2" in result.stderr
+    listing = run_cli("--config", practice, "recalls", "list")
+    assert listing.returncode == 0, listing.stderr
+    assert not list((practice.parent / "outbox").glob("*.eml"))
+    assert "Aucun rappel." in listing.stdout
+
+
 def test_file_channel_writes_the_why_and_where_of_each_indicator(tmp_path):
     """The `.eml` of the file outbox holds the indicator's texts and the signature."""
     folder = tmp_path / "outbox"

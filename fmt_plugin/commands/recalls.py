@@ -15,7 +15,9 @@ from fmt_plugin.commands.invocation import (
     with_installation,
 )
 from fmt_plugin.errors import ExitStatus, UsageError
+from fmt_plugin.evaluation import select_rule_pack
 from fmt_plugin.installation import Installation
+from fmt_plugin.preflight import check_letters
 from fmt_plugin.recalls import runner
 from fmt_plugin.recalls.model import RecallState
 from fmt_plugin.timezone import PARIS, today_in_paris
@@ -121,6 +123,8 @@ def cmd_recalls_run(args: argparse.Namespace) -> int:
         # No recover_interrupted here: the service may be delivering right now; only its
         # own start-up can tell an interrupted `sending` from a live one.
         now = datetime.now(PARIS)
+        # Before anything is queued: a template typo must stop the run, not fail each letter.
+        check_letters(installation, select_rule_pack(installation.config, installation.pm))
         with Progress(sys.stderr) as progress:
             progress.step(EVALUATING)
             recall_plan = runner.plan(installation, args.as_of or now.date())
