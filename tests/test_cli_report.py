@@ -195,10 +195,86 @@ def test_patient_view_of_a_child_counts_in_months(run_cli, config):
 
 
 def test_patient_view_of_an_unknown_patient_is_a_usage_error(run_cli, config):
-    """An id the store does not know stops with exit 2 and names the id."""
+    """An id the store does not know stops with exit 2, saying no patient matches."""
     result = run_cli("--config", config, "patient", "Q99")
     assert result.returncode == 2
-    assert "Q99" in result.stderr
+    assert "aucun patient actif avec cet identifiant" in result.stderr
+
+
+def sheet(run_cli: RunCli, config: str, patient_id: str) -> str:
+    result = run_cli("--config", config, "patient", patient_id, "--as-of", AS_OF)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def block(text: str, label: str) -> list[str]:
+    """The lines of one indicator in the sheet: its title line and those under it."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"  {label} :"))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if not lines[i].startswith("    ")),
+        len(lines),
+    )
+    return lines[start:end]
+
+
+def test_patient_view_gives_the_age_range_of_an_age_only_population(run_cli, config):
+    """Colorectal screening concerns Q07 as someone de 50 à 74 ans (bounds included)."""
+    lines = block(sheet(run_cli, config, "Q07"), "Dépistage cancer colorectal")
+    assert lines[1] == "    Concerné(e) : de 50 à 74 ans"
+
+
+def test_patient_view_gives_sex_and_ages_of_the_population(run_cli, config):
+    """Breast screening concerns Q07 as a woman de 50 à 74 ans."""
+    lines = block(sheet(run_cli, config, "Q07"), "Dépistage cancer du sein")
+    assert lines[1] == "    Concerné(e) : femme, de 50 à 74 ans"
+
+
+def test_patient_view_gives_a_maximum_in_months_as_the_pack_writes_it(run_cli, config):
+    """ROR concerns the baby Q01 jusqu'à 35 mois, not "moins de 3 ans"."""
+    lines = block(sheet(run_cli, config, "Q01"), "Vaccination ROR")
+    assert lines[1] == "    Concerné(e) : jusqu'à 35 mois"
+
+
+def test_patient_view_names_the_ald_that_brings_the_patient_in(run_cli, config):
+    """HbA1c follow-up concerns Q06 because of ALD n° 8 (diabetes), not ALD 13."""
+    lines = block(sheet(run_cli, config, "Q06"), "Suivi du diabète par dosage HbA1c")
+    assert lines[1] == "    Concerné(e) : ALD n° 8"
+
+
+def test_patient_view_names_the_condition_that_brings_the_patient_in(run_cli, config):
+    """Kidney screening concerns Q07 because of her recorded hypertension, I10."""
+    lines = block(
+        sheet(run_cli, config, "Q07"), "Dépistage de la maladie rénale chronique"
+    )
+    assert lines[1] == "    Concerné(e) : diagnostic I10"
+
+
+def test_patient_view_names_the_flag_without_the_age_floor(run_cli, config):
+    """Flu vaccination concerns Q08 (45) for risk:grippe; "6 mois et plus" is not said."""
+    lines = block(sheet(run_cli, config, "Q08"), "Vaccination grippe")
+    assert lines[1] == "    Concerné(e) : marqueur « risk:grippe »"
+
+
+def test_patient_view_gives_both_age_and_ald_when_both_apply(run_cli, config):
+    """Q06 (77, ALD 8 and 13) is in the flu population by age and by ALD."""
+    lines = block(sheet(run_cli, config, "Q06"), "Vaccination grippe")
+    assert lines[1] == "    Concerné(e) : 65 ans et plus, ALD n° 8 et 13"
+
+
+def test_patient_view_tells_how_late_in_words(run_cli, config):
+    """A colorectal screening due since 2013 is "en retard depuis 13 ans", not days."""
+    lines = block(sheet(run_cli, config, "Q07"), "Dépistage cancer colorectal")
+    assert lines[2] == "    À faire depuis le 15/03/2013 (en retard depuis 13 ans)"
+    assert "jours de retard" not in sheet(run_cli, config, "Q07")
+
+
+def test_patient_view_of_an_act_due_today_has_no_zero_day_delay(run_cli, config):
+    """Kidney screening due today reads "À faire dès aujourd'hui", never "0 jours"."""
+    lines = block(
+        sheet(run_cli, config, "Q07"), "Dépistage de la maladie rénale chronique"
+    )
+    assert lines[2] == "    À faire dès aujourd'hui"
 
 
 # --- override ---------------------------------------------------------------------------------
@@ -272,6 +348,22 @@ def test_override_fait_ailleurs_counts_as_a_declaration(run_cli, config):
     assert status["status"] == "fait"
     assert status["due"] == "2027-06-01"
     assert status["evidence"][0]["source"] == "declaration"
+
+
+def test_patient_view_of_a_fait_ailleurs_says_when_and_by_which_decision(
+    run_cli, config
+):
+    """The act reads "Déclaré fait ailleurs le 01/06/2025", with the decision behind it."""
+    record(
+        run_cli, config, "Q05", "dep_sein", "--kind", "fait_ailleurs",
+        "--date", "2025-06-01", "--reason", "compte rendu apporté par la patiente",
+    )  # fmt: skip
+    text = sheet(run_cli, config, "Q05")
+    assert (
+        "    • Déclaré fait ailleurs le 01/06/2025 "
+        "(décision n° 1 du 15/03/2026 par Dr Martin)"
+    ) in block(text, "Dépistage cancer du sein")
+    assert "déclaré fait ailleurs par le cabinet" not in text
 
 
 def test_override_report_postpones_recalls(run_cli, config):

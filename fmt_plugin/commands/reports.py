@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from fmt_plugin.commands.invocation import (
     iso_date_argument,
     with_installation,
 )
+from fmt_plugin.commands.patient_choice import choose_patient, terminal_input
 from fmt_plugin.errors import ConfigError, ExitStatus
 from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
 from fmt_plugin.installation import Installation
+from fmt_plugin.patient_search import search_store
 from fmt_plugin.private_files import write_privately
 from fmt_plugin.rules.model import Status
 from fmt_plugin.timezone import today_in_paris
@@ -45,6 +48,8 @@ REPORT_FORMATS = Choice(
         "json": ["json"],
     }
 )
+
+log = logging.getLogger(__name__)
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -103,8 +108,19 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     patient = commands.add_parser(
         "patient", parents=[common], help="suivi prévention d'un patient"
     )
-    patient.add_argument("patient_id", metavar="PATIENT_ID")
-    patient.add_argument("--as-of", type=iso_date_argument, metavar="AAAA-MM-JJ")
+    patient.add_argument(
+        "query",
+        metavar="PATIENT",
+        help="identifiant, nom (et prénom), date de naissance ou NIR, par exemple "
+        'Q07, dupont, "Jean Dupont", 08/08/1948, "1 48 08 09 056 206 59" ; '
+        "plusieurs patients trouvés : une liste numérotée où choisir",
+    )
+    patient.add_argument(
+        "--as-of",
+        type=iso_date_argument,
+        metavar="AAAA-MM-JJ",
+        help="date du suivi (défaut : aujourd'hui ; JJ/MM/AAAA admis)",
+    )
     patient.set_defaults(handler=cmd_patient)
 
 
@@ -157,30 +173,34 @@ def _write_report(path: Path, data: bytes) -> None:
 
 
 def cmd_patient(args: argparse.Namespace) -> int:
-    """Print one patient's "Suivi prévention"."""
+    """Find the patient `query` names and print their "Suivi prévention".
+
+    Several patients found: a numbered list to pick from at a terminal; otherwise the list
+    and a usage error (exit 2) saying to give the id. The query is never logged.
+    """
     as_of = args.as_of or today_in_paris()
 
     def sheet(installation: Installation) -> int:
+        matches = search_store(installation.store, args.query)
+        log.info("patient search by %s: %d found", matches.kind, len(matches.patients))
+        patient = choose_patient(matches, ask=terminal_input())
+        if patient is None:
+            return ExitStatus.OK
+        log.info("patient sheet shown for %s", patient.patient_id)
         pack = select_rule_pack(installation.config, installation.pm)
         practice = evaluate_practice(
             installation.store,
             installation.pm,
             pack,
             as_of,
-            patient_ids=[args.patient_id],
+            patient_ids=[patient.patient_id],
         )
-        if not practice.evaluations:
-            raise ConfigError(
-                f"patient « {args.patient_id} » inconnu de la base",
-                key="PATIENT_ID",
-                expected=f"un patient synchronisé ({PROG} sync)",
-            )
-        patient_id = practice.evaluations[0].patient_id
         text = render_patient_sheet(
             pack,
-            practice.patients[patient_id],
+            practice.patients[patient.patient_id],
             practice.evaluations[0],
-            practice.overrides.get(patient_id, ()),
+            practice.overrides.get(patient.patient_id, ()),
+            retired=matches.is_retired(patient),
         )
         print(text, end="")
         return ExitStatus.OK

@@ -122,13 +122,66 @@ class Criteria:
             self.flags | other.flags,
         )
 
+    def markers_of(self, patient: Patient) -> Markers:
+        """The patient's own markers among these: ALD numbers, condition codes, flags."""
+        conditions: tuple[str, ...] = ()
+        if self.conditions:
+            conditions = tuple(
+                sorted(
+                    code
+                    for code in patient.conditions
+                    if normalize_condition(code).startswith(self.conditions)
+                )
+            )
+        return Markers(
+            tuple(sorted(self.ald & patient.ald)),
+            conditions,
+            tuple(sorted(self.flags & patient.flags)),
+        )
+
+
+@dataclass(frozen=True)
+class Markers:
+    """Markers a patient has: the ALD numbers, the condition codes as recorded, the flags."""
+
+    ald: tuple[int, ...] = ()
+    conditions: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.ald or self.conditions or self.flags)
+
+    def __add__(self, other: Markers) -> Markers:
+        return Markers(
+            tuple(dict.fromkeys(self.ald + other.ald)),
+            tuple(dict.fromkeys(self.conditions + other.conditions)),
+            tuple(dict.fromkeys(self.flags + other.flags)),
+        )
+
 
 @dataclass(frozen=True)
 class AgeBounds:
-    """Ages from `minimum` (reached) up to, not including, `until`: "50–74 inclusive"."""
+    """Ages from `minimum` (reached) up to, not including, `until`: "50–74 inclusive".
+
+    `maximum` is the inclusive maximum as the pack writes it (`74y`, `35m`), kept for the
+    views: `until` alone would make "up to 35 months" read "under 3 years".
+    """
 
     minimum: Age | None = None
     until: Age | None = None
+    maximum: Age | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when no bound is set (every age is inside)."""
+        return self.minimum is None and self.until is None
+
+    @property
+    def maximum_in_years(self) -> bool:
+        """True when the maximum was written in years (`74y` lasts until 75)."""
+        if self.maximum is None or self.until is None:
+            return False
+        return self.until.months - self.maximum.months == 12
 
     def contains(self, birth_date: date | None, on: date) -> bool:
         """True when a person born on `birth_date` is within the bounds on `on`."""
@@ -171,11 +224,40 @@ class Population:
             return False
         return not self.any_of or any(g.includes(patient, as_of) for g in self.any_of)
 
+    def membership(self, patient: Patient, as_of: date) -> Membership | None:
+        """Why the patient is in the population at `as_of`; None when they are not.
+
+        A group the patient enters by a marker is told by the markers alone: its age floor
+        (grippe: 6 months and an ALD) would only repeat what the patient's age makes obvious.
+        """
+        if not self.includes(patient, as_of):
+            return None
+        ages = [] if self.ages.empty else [self.ages]
+        markers = Markers()
+        for group in self.any_of:
+            if not group.includes(patient, as_of):
+                continue
+            if group.criteria.empty:
+                if not group.ages.empty and group.ages not in ages:
+                    ages.append(group.ages)
+            else:
+                markers += group.criteria.markers_of(patient)
+        return Membership(self.sex, tuple(ages), markers)
+
     def entry_date(self, patient: Patient) -> date | None:
         """The day the patient entered the population by age (None without an age floor)."""
         if self.ages.minimum is None or patient.birth_date is None:
             return None
         return self.ages.minimum.birthday(patient.birth_date)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The rules of a population a patient meets: its sex, the age bounds, their markers."""
+
+    sex: str | None
+    ages: tuple[AgeBounds, ...]
+    markers: Markers
 
 
 @dataclass(frozen=True)
@@ -680,7 +762,7 @@ def _parse_bounds(
         raise section.error(
             high, "âge maximum inférieur à l'âge minimum", f"≥ {minimum}"
         )
-    return AgeBounds(minimum, until)
+    return AgeBounds(minimum, until, maximum)
 
 
 def _evidence_names(section: Section, key: str, context: _Context) -> tuple[str, ...]:

@@ -10,10 +10,14 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from fmt_plugin.rules.dates import completed_months
+from fmt_plugin.rules.dates import Age, completed_months
 from fmt_plugin.rules.model import EvidenceSource
 from fmt_plugin.timezone import PARIS
+
+if TYPE_CHECKING:
+    from fmt_plugin.rules.pack import AgeBounds
 
 #: The narrow no-break space French typography puts between thousands and before `%` / `€`.
 THIN_SPACE = "\u202f"
@@ -164,6 +168,42 @@ def age(years: int, months: int) -> str:
     if years < 2:
         return f"{months} mois"
     return f"{years} ans"
+
+
+def age_bounds(bounds: AgeBounds) -> str:
+    """`de 50 à 74 ans`, `65 ans et plus`, `jusqu'à 35 mois`: the ages, bounds included.
+
+    The maximum reads as the pack writes it (`35m` is "35 mois", never "moins de 3 ans");
+    bounds with no written maximum read "moins de …". "" when there is no bound.
+    """
+    low = _age_words(bounds.minimum, in_years=None) if bounds.minimum else None
+    if bounds.maximum is not None:
+        high = _age_words(bounds.maximum, in_years=bounds.maximum_in_years)
+    elif bounds.until is not None:
+        high = f"moins de {_age_words(bounds.until, in_years=None)}"
+    else:
+        high = None
+    if low and high:
+        low_number, _, low_unit = low.partition(" ")
+        high_number, _, high_unit = high.partition(" ")
+        if low_unit == high_unit and high_number.isdigit():
+            return f"de {low_number} à {high}"
+        return f"de {low} à {high}"
+    if low:
+        return f"{low} et plus"
+    if high:
+        return f"jusqu'à {high}"
+    return ""
+
+
+def _age_words(value: Age, *, in_years: bool | None) -> str:
+    """`65 ans`, `1 an`, `6 mois`; `in_years=None`: years when the months make whole years."""
+    if in_years is None:
+        in_years = value.months >= 12 and value.months % 12 == 0
+    if not in_years:
+        return f"{value.months} mois"
+    years = value.months // 12
+    return "1 an" if years == 1 else f"{years} ans"
 
 
 def nir(ins: str | None) -> str:
