@@ -164,7 +164,9 @@ def test_check_config_refuses_a_broken_template_with_file_and_line(run_cli, prac
     assert f"{folder / 'wording.txt.j2'}, ligne 2" in result.stderr
 
 
-def test_recalls_run_refuses_a_broken_template_before_queuing_anything(run_cli, practice):
+def test_recalls_run_refuses_a_broken_template_before_queuing_anything(
+    run_cli, practice
+):
     """`recalls run` checks the templates first: exit 2 naming the file, the outbox empty."""
     folder = use_templates(
         practice, {"wording.txt.j2": "{% set greeting %}\nBonjour {{ child \n"}

@@ -124,7 +124,9 @@ def cmd_recalls_run(args: argparse.Namespace) -> int:
         # own start-up can tell an interrupted `sending` from a live one.
         now = datetime.now(PARIS)
         # Before anything is queued: a template typo must stop the run, not fail each letter.
-        check_letters(installation, select_rule_pack(installation.config, installation.pm))
+        check_letters(
+            installation, select_rule_pack(installation.config, installation.pm)
+        )
         with Progress(sys.stderr) as progress:
             progress.step(EVALUATING)
             recall_plan = runner.plan(installation, args.as_of or now.date())
