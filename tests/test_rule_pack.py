@@ -100,7 +100,15 @@ SPEC_CODE_LISTS: dict[str, dict[str, tuple[str, ...]]] = {
         "NABM": ("4127",),
     },
     "mammographie": {"CCAM": ("QEQK004", "QEQK001", "QEQK005")},
-    "coloscopie": {"CCAM": ("HHQE002", "HHQE005", "HHQE004", "HJQE001")},
+    # indicators.md §5: the colonoscopies of the UNCAM decision of 22 October 2019.
+    "coloscopie": {
+        "CCAM": (
+            "HHQE002", "HHQE004", "HHQE005", "HJQE001", "HHQK484", "HHQH365",
+            "HHFE001", "HHFE002", "HHFE004", "HHFE005", "HHFE006",
+        )
+    },  # fmt: skip
+    # §3 leaves the list to data; the pack marks it unconfirmed.
+    "hysterectomie_totale": {"CCAM": ("JKFA015", "JKFC005", "JKFD002")},
     "examen_enfant": {"NGAP": ("COE",)},
     "examen_9e_mois": {"EVENT": ("exam:9e_mois",)},
     "examen_24e_mois": {"EVENT": ("exam:24e_mois",)},

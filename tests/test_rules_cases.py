@@ -63,6 +63,7 @@ CASE_KEYS = {
     "due_soon": False,
     "evidence_codes": False,
     "evidence_sources": False,
+    "reason": False,
 }
 #: The case keys that state an expectation on a listed status (meaningless for "absent").
 DETAIL_KEYS = (
@@ -73,6 +74,7 @@ DETAIL_KEYS = (
     "due_soon",
     "evidence_codes",
     "evidence_sources",
+    "reason",
 )
 PATIENT_KEYS = {
     "birth_date": True,
@@ -199,6 +201,8 @@ def _details(table: Mapping[str, Any], where: str) -> dict[str, Any]:
         checks["evidence_codes"] = as_list(
             table["evidence_codes"], f"{where}.evidence_codes", as_str
         )
+    if "reason" in table:
+        checks["reason"] = as_str(table["reason"], f"{where}.reason")
     if "evidence_sources" in table:
         sources = frozenset(s.value for s in EvidenceSource)
         checks["evidence_sources"] = as_list(
@@ -272,6 +276,7 @@ def _observed(status: IndicatorStatus, keys: list[str]) -> dict[str, Any]:
         "due_soon": status.due_soon,
         "evidence_codes": [e.code for e in status.evidence],
         "evidence_sources": [e.source.value for e in status.evidence],
+        "reason": status.reason,
     }
     return {key: values[key] for key in keys}
 

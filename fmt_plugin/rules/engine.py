@@ -200,13 +200,17 @@ def _excluded(
         if not exclusion.criteria.empty and exclusion.criteria.matches(patient):
             return _Outcome(Status.EXCLU, None, (), exclusion.label, None)
     for exclusion in indicator.exclusions:
-        if exclusion.evidence and exclusion.within_months is not None:
-            recent = facts.of(exclusion.evidence)
-            if recent:
-                last = recent[-1]
-                until = add_months(last.date, exclusion.within_months)
-                if until > as_of:
-                    return _Outcome(Status.EXCLU, until, (last,), exclusion.label, None)
+        if not exclusion.evidence:
+            continue
+        acts = facts.of(exclusion.evidence)
+        if not acts:
+            continue
+        last = acts[-1]
+        if exclusion.within_months is None:  # an act that excludes for good
+            return _Outcome(Status.EXCLU, None, (last,), exclusion.label, None)
+        until = add_months(last.date, exclusion.within_months)
+        if until > as_of:
+            return _Outcome(Status.EXCLU, until, (last,), exclusion.label, None)
     return None
 
 

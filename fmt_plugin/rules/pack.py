@@ -871,7 +871,12 @@ def _parse_exclusions(section: Section, context: _Context) -> tuple[Exclusion, .
         within = None
         if "evidence" in sub:
             evidence = _evidence_names(sub, "evidence", context)
-            within = sub.integer("within_months", minimum=1)
+            # Without a window, an act excludes for good (a total hysterectomy).
+            within = (
+                sub.integer("within_months", minimum=1)
+                if "within_months" in sub
+                else None
+            )
         if criteria.empty and not evidence:
             raise sub.error(
                 "label",
