@@ -103,10 +103,19 @@ SPEC_CODE_LISTS: dict[str, dict[str, tuple[str, ...]]] = {
     # indicators.md §5: the colonoscopies of the UNCAM decision of 22 October 2019.
     "coloscopie": {
         "CCAM": (
-            "HHQE002", "HHQE004", "HHQE005", "HJQE001", "HHQK484", "HHQH365",
-            "HHFE001", "HHFE002", "HHFE004", "HHFE005", "HHFE006",
+            "HHQE002",
+            "HHQE004",
+            "HHQE005",
+            "HJQE001",
+            "HHQK484",
+            "HHQH365",
+            "HHFE001",
+            "HHFE002",
+            "HHFE004",
+            "HHFE005",
+            "HHFE006",
         )
-    },  # fmt: skip
+    },
     # §3 leaves the list to data; the pack marks it unconfirmed.
     "hysterectomie_totale": {"CCAM": ("JKFA015", "JKFC005", "JKFD002")},
     "examen_enfant": {"NGAP": ("COE",)},
