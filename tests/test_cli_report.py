@@ -70,6 +70,7 @@ def test_report_json_has_the_documented_shape(run_cli, config):
         "a_verifier": 1,
         "a_venir": 0,
         "exclu": 0,
+        "hors_fmt": 0,
         "taux": 0.5,
     }
 

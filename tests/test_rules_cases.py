@@ -64,6 +64,7 @@ CASE_KEYS = {
     "evidence_codes": False,
     "evidence_sources": False,
     "reason": False,
+    "hors_fmt": False,
 }
 #: The case keys that state an expectation on a listed status (meaningless for "absent").
 DETAIL_KEYS = (
@@ -75,6 +76,7 @@ DETAIL_KEYS = (
     "evidence_codes",
     "evidence_sources",
     "reason",
+    "hors_fmt",
 )
 PATIENT_KEYS = {
     "birth_date": True,
@@ -192,7 +194,7 @@ def _details(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     for key in ("due", "recall_postponed_until"):
         if key in table:
             checks[key] = _optional_date(table[key], f"{where}.{key}")
-    for key in ("refused", "due_soon"):
+    for key in ("refused", "due_soon", "hors_fmt"):
         if key in table:
             checks[key] = as_bool(table[key], f"{where}.{key}")
     if "overdue_days" in table:
@@ -277,6 +279,7 @@ def _observed(status: IndicatorStatus, keys: list[str]) -> dict[str, Any]:
         "evidence_codes": [e.code for e in status.evidence],
         "evidence_sources": [e.source.value for e in status.evidence],
         "reason": status.reason,
+        "hors_fmt": status.hors_fmt,
     }
     return {key: values[key] for key in keys}
 

@@ -9,7 +9,7 @@ population, exclusions, and rolling / doses / seasonal rules.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from fmt_plugin.model import Patient
@@ -163,9 +163,10 @@ def _evaluate_facts(
         if not indicator.population.includes(patient, as_of):
             continue
         mine = [o for o in active if o.indicator == indicator.id]
-        statuses[indicator.id] = _evaluate_indicator(
-            pack, indicator, patient, facts, mine, as_of
-        )
+        status = _evaluate_indicator(pack, indicator, patient, facts, mine, as_of)
+        if not indicator.population.counts_for_fmt(patient, as_of):
+            status = replace(status, hors_fmt=True)
+        statuses[indicator.id] = status
     return PatientEvaluation(patient.patient_id, as_of, statuses)
 
 

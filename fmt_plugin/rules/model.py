@@ -128,6 +128,7 @@ class IndicatorStatus:
     reason: str = ""
     refused: bool = False
     recall_postponed_until: dt.date | None = None
+    hors_fmt: bool = False
 
 
 @dataclass(frozen=True)

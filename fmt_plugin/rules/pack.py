@@ -196,10 +196,15 @@ class AgeBounds:
 
 @dataclass(frozen=True)
 class PopulationGroup:
-    """One way into a population: an age range and, when given, one of some markers."""
+    """One way into a population: an age range and, when given, one of some markers.
+
+    `fmt` is False for a group the HAS recommends but the FMT does not pay for (pregnancy,
+    BMI ≥ 40: `reco:grippe`): its patients are listed and recalled, *hors FMT*.
+    """
 
     ages: AgeBounds
     criteria: Criteria
+    fmt: bool = True
 
     def includes(self, patient: Patient, as_of: date) -> bool:
         """True when the patient fits this group at `as_of`."""
@@ -223,6 +228,15 @@ class Population:
         if not self.ages.contains(patient.birth_date, as_of):
             return False
         return not self.any_of or any(g.includes(patient, as_of) for g in self.any_of)
+
+    def counts_for_fmt(self, patient: Patient, as_of: date) -> bool:
+        """True when a patient of the population is in it through a group the FMT pays for.
+
+        False for a patient only recommended (`fmt = false` groups): hors FMT.
+        """
+        if not self.any_of:
+            return True
+        return any(g.fmt and g.includes(patient, as_of) for g in self.any_of)
 
     def membership(self, patient: Patient, as_of: date) -> Membership | None:
         """Why the patient is in the population at `as_of`; None when they are not.
@@ -839,7 +853,11 @@ def _parse_population(section: Section, context: _Context) -> Population:
     groups = []
     for sub in _table_list(section, "any"):
         groups.append(
-            PopulationGroup(_parse_bounds(sub), _parse_criteria(sub, context.markers))
+            PopulationGroup(
+                _parse_bounds(sub),
+                _parse_criteria(sub, context.markers),
+                fmt=sub.boolean("fmt", True),
+            )
         )
         sub.finish()
     section.finish()

@@ -12,13 +12,18 @@ from fmt_plugin.rules.pack import RulePack
 
 @dataclass(frozen=True)
 class IndicatorRate:
-    """Status counts of one indicator; taux = fait / (fait + à vérifier)."""
+    """Status counts of one indicator; taux = fait / (fait + à vérifier).
+
+    `hors_fmt` counts the patients only recommended (pregnancy, BMI ≥ 40…), whatever their
+    status: they are recalled but the FMT does not count them, so neither do the others.
+    """
 
     indicator: str
     fait: int = 0
     a_verifier: int = 0
     a_venir: int = 0
     exclu: int = 0
+    hors_fmt: int = 0
 
     @property
     def denominator(self) -> int:
@@ -39,6 +44,7 @@ class IndicatorRate:
             "a_verifier": self.a_verifier,
             "a_venir": self.a_venir,
             "exclu": self.exclu,
+            "hors_fmt": self.hors_fmt,
             "taux": self.taux,
         }
 
@@ -84,10 +90,13 @@ def compute_rates(
     pack: RulePack, evaluations: Iterable[PatientEvaluation]
 ) -> dict[str, IndicatorRate]:
     """One rate per indicator of the pack (zeros included), in the pack's order."""
-    counts = {i: dict.fromkeys(_FIELDS.values(), 0) for i in pack.indicator_ids}
+    counts = {
+        i: dict.fromkeys((*_FIELDS.values(), "hors_fmt"), 0) for i in pack.indicator_ids
+    }
     for evaluation in evaluations:
         for indicator, status in evaluation.statuses.items():
-            counts[indicator][_FIELDS[status.status]] += 1
+            field = "hors_fmt" if status.hors_fmt else _FIELDS[status.status]
+            counts[indicator][field] += 1
     return {i: IndicatorRate(i, **c) for i, c in counts.items()}
 
 

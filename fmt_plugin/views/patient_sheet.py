@@ -203,6 +203,10 @@ def _status_details(
         details.append("Échéance dans moins de 30 jours")
     if status.refused:
         details.append("Refus du patient enregistré : pas de rappel")
+    if status.hors_fmt:
+        details.append(
+            "Hors FMT : recommandé pour ce patient, mais ne compte pas dans le forfait"
+        )
     if status.recall_postponed_until is not None:
         details.append(
             f"Rappels reportés au {french.day(status.recall_postponed_until)}"

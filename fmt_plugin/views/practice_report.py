@@ -124,6 +124,7 @@ def status_dict(status: IndicatorStatus) -> dict[str, Any]:
             if status.recall_postponed_until
             else None
         ),
+        "hors_fmt": status.hors_fmt,
         "evidence": [evidence_dict(e) for e in status.evidence],
     }
 
@@ -208,6 +209,7 @@ FILE_COLUMNS = (
     "Dernier acte",
     "Refus",
     "Rappels reportés au",
+    "Hors FMT",
 )
 
 
@@ -229,12 +231,13 @@ def csv_cells(row: ReportRow) -> list[str]:
         french.nir(row.patient.ins) if row.patient.ins else "",
         row.indicator_label,
         row.indicator_id,
-        _status_cell(status),
+        status_label(status),
         _optional_day(status.due),
         "" if status.overdue_days is None else str(status.overdue_days),
         _optional_day(row.last_act),
         "oui" if status.refused else "non",
         _optional_day(status.recall_postponed_until),
+        "oui" if status.hors_fmt else "non",
     ]
 
 
@@ -298,7 +301,7 @@ def _patient_cells(patient: Patient, as_of: date) -> list[str]:
 def _status_cells(status: IndicatorStatus) -> list[str]:
     last = status.evidence[0].date if status.evidence else None
     return [
-        _status_cell(status),
+        status_label(status),
         french.day(status.due) if status.due else "—",
         french.day(last) if last else "—",
     ]
@@ -348,6 +351,7 @@ def _rate_lines(report: PracticeEvaluation, options: ReportOptions) -> list[str]
         lines.append(
             f"  {label} : {rate.fait}/{rate.denominator} ({french.percent(rate.taux)}) ; "
             f"à venir {french.number(rate.a_venir)}, exclus {french.number(rate.exclu)}"
+            + (f", hors FMT {french.number(rate.hors_fmt)}" if rate.hors_fmt else "")
         )
     potential = fmt_potential(report.pack, rates.values())
     lines.append(
@@ -363,12 +367,15 @@ def _rate_lines(report: PracticeEvaluation, options: ReportOptions) -> list[str]
     return lines
 
 
-def _status_cell(status: IndicatorStatus | None) -> str:
+def status_label(status: IndicatorStatus | None) -> str:
+    """`À vérifier`, with `(refus)` and `(hors FMT)` when they apply; empty for no status."""
     if status is None:
         return ""
     text = status.status.label
     if status.refused:
         text += " (refus)"
+    if status.hors_fmt:
+        text += " (hors FMT)"
     return text
 
 

@@ -24,6 +24,7 @@ from fmt_plugin.views.practice_report import (
     ReportRow,
     listed_rates,
     report_rows,
+    status_label,
 )
 
 DATE_FORMAT = "DD/MM/YYYY"
@@ -36,6 +37,7 @@ RATE_COLUMNS = (
     "Taux d'atteinte",
     "À venir",
     "Exclus",
+    "Hors FMT",
 )
 #: Excel's column width is in characters; past this a cell is read in the formula bar.
 MAX_COLUMN_WIDTH = 40
@@ -70,7 +72,7 @@ def render_xlsx(report: PracticeEvaluation, options: ReportOptions) -> bytes:
 def _cells(row: ReportRow) -> list[Cell]:
     status = row.status
     patient = row.patient
-    label = status.status.label + (" (refus)" if status.refused else "")
+    label = status_label(status)
     return [
         patient.patient_id,
         patient.nom,
@@ -86,6 +88,7 @@ def _cells(row: ReportRow) -> list[Cell]:
         row.last_act,
         "oui" if status.refused else "non",
         status.recall_postponed_until,
+        "oui" if status.hors_fmt else "non",
     ]
 
 
@@ -99,6 +102,7 @@ def _rate_cells(report: PracticeEvaluation, options: ReportOptions) -> list[list
             rate.taux,
             rate.a_venir,
             rate.exclu,
+            rate.hors_fmt,
         ]
         for indicator, rate in listed_rates(report, options).items()
     ]
