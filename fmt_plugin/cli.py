@@ -17,6 +17,7 @@ from fmt_plugin.commands import (
     installation,
     recalls,
     reports,
+    rules,
     snapshots,
 )
 from fmt_plugin.config import CONFIG_ENV_VAR
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commandes", metavar="COMMANDE")
     installation.register(commands, common)
     reports.register(commands, common)
+    rules.register(commands, common)
     snapshots.register(commands, common)
     decisions.register(commands, common)
     hl7.register(commands, common)

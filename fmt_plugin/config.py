@@ -271,6 +271,9 @@ class PracticeSettings:
     #: Who signs the recall letters, as written under them ("Dr Marie Martin"); empty: the
     #: practice signs alone.
     doctor: str = ""
+    #: Whose flu and covid seasons apply: `metropole`, or a territory of the rule pack
+    #: (`mayotte`, `reunion`, `antilles_guyane` in fmt-2026).
+    territory: str = "metropole"
 
 
 @dataclass(frozen=True)
@@ -466,6 +469,7 @@ def load_config(path: Path) -> FmtConfig:
         patient_id_authorities=practice.string_list("patient_id_authorities"),
         phone=practice.string("phone", ""),
         doctor=practice.string("doctor", ""),
+        territory=practice.string("territory", "metropole"),
     )
     practice.finish()
 

@@ -34,7 +34,8 @@ from fmt_plugin.storage import Store
 
 
 def select_rule_pack(config: FmtConfig, pm: pluggy.PluginManager) -> RulePack:
-    """The pack named by `[rules] pack`, among the adapters' packs and the practice's files.
+    """The pack named by `[rules] pack`, among the adapters' packs and the practice's files,
+    with the flu and covid seasons of `[practice] territory`.
 
     Sources are read in increasing precedence: built-in packs (trylast), vendors' packs, then
     the files of `[rules] files`; a pack whose id was already seen replaces the earlier one.
@@ -57,7 +58,21 @@ def select_rule_pack(config: FmtConfig, pm: pluggy.PluginManager) -> RulePack:
             key="rules.pack",
             expected=f"un de : {known}",
         )
-    return packs[config.rules.pack]
+    return _for_territory(packs[config.rules.pack], config)
+
+
+def _for_territory(pack: RulePack, config: FmtConfig) -> RulePack:
+    """The pack with the seasons of `[practice] territory`, or a ConfigError naming them."""
+    territory = config.practice.territory
+    try:
+        return pack.for_territory(territory)
+    except KeyError:
+        raise ConfigError(
+            f"territoire « {territory} » inconnu du jeu de règles « {pack.id} »",
+            path=config.path,
+            key="practice.territory",
+            expected="un de : " + ", ".join(pack.territories),
+        ) from None
 
 
 class EvidenceCollector:

@@ -257,6 +257,9 @@ phone = {practice_phone}
 # Médecin qui signe les rappels, écrit comme sous sa signature (ex. "Dr Marie Martin") ;
 # vide : le cabinet signe seul.
 doctor = {doctor}
+# Territoire dont les campagnes grippe et Covid-19 s'appliquent : "metropole", "mayotte",
+# "reunion" ou "antilles_guyane" (dates par défaut, à confirmer : fmt-plugin rules).
+territory = "metropole"
 # Autorités d'affectation (nom ou OID, PID-3.4 en HL7) sous lesquelles l'identifiant
 # « PI » d'un message est l'identifiant patient du cabinet. Vide : seul l'INS rapproche.
 patient_id_authorities = []

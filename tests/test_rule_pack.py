@@ -638,7 +638,9 @@ def test_campaign_outside_its_season_is_refused(tmp_path):
 def test_default_campaign_start_before_the_season_is_refused(tmp_path):
     """A default campaign starting on 15 August, before the season's 1 September, is refused."""
     path = write_variant(
-        tmp_path, 'default_campaign_start = "10-15"', 'default_campaign_start = "08-15"'
+        tmp_path,
+        'default_campaign_start = "10-15"  #',
+        'default_campaign_start = "08-15"  #',
     )
     error = refusal(path)
     assert_located(error, path, key="seasons.default_campaign_start", indicator=None)
@@ -647,7 +649,7 @@ def test_default_campaign_start_before_the_season_is_refused(tmp_path):
 def test_evidence_start_on_29_february_is_refused(tmp_path):
     """A season cannot start on a day most years lack."""
     path = write_variant(
-        tmp_path, 'evidence_start = "09-01"', 'evidence_start = "02-29"'
+        tmp_path, 'evidence_start = "09-01"          #', 'evidence_start = "02-29"  #'
     )
     error = refusal(path)
     assert_located(error, path, key="seasons.evidence_start", indicator=None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cached_property
 from importlib.resources import files
@@ -32,6 +32,8 @@ NUMERIC_SYSTEMS = frozenset({"CVX", "NABM"})
 #: Systems whose codes match by prefix: an ATC level covers every code below it.
 PREFIX_SYSTEMS = frozenset({"ATC"})
 DueIfNone = Literal["entry", "as_of", "last_birthday"]
+#: The territory whose seasons `[seasons]` describes; the others are `[territories.<name>]`.
+DEFAULT_TERRITORY = "metropole"
 
 
 class PackError(ConfigError):
@@ -376,10 +378,16 @@ class Indicator:
 
 @dataclass(frozen=True)
 class Campaign:
-    """A vaccination season's campaign: recalls and `due` start at `start`."""
+    """A vaccination season's campaign: recalls and `due` start at `start`.
+
+    `confirmed` is False for dates the pack assumes (the usual start) until the official
+    ones are published: the practice is shown so.
+    """
 
     start: date
     end: date
+    confirmed: bool = True
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -389,6 +397,9 @@ class Seasons:
     evidence_start: tuple[int, int]
     default_campaign_start: tuple[int, int]
     campaigns: Mapping[int, Campaign]
+    #: The territory these seasons are for, as `[practice] territory` names it.
+    territory: str = DEFAULT_TERRITORY
+    label: str = "Métropole"
 
     def season_of(self, on: date) -> int:
         """The current season at `on`; from March to August, the one that just ended."""
@@ -406,7 +417,24 @@ class Seasons:
         if season in self.campaigns:
             return self.campaigns[season]
         month, day = self.default_campaign_start
-        return Campaign(date(season, month, day), self.window(season)[1])
+        return Campaign(
+            date(season, month, day), self.window(season)[1], confirmed=False
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A choice the pack makes where no public source settles a point, or a datum to confirm.
+
+    `kind` is "decision" (the behaviour is defined by us, for a stated reason) or
+    "a_confirmer" (taken from a source we could not check: codes, dates).
+    """
+
+    topic: str
+    text: str
+    kind: str
+    source: str = ""
+    indicator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -423,6 +451,15 @@ class RulePack:
     seasons: Seasons
     code_lists: Mapping[str, CodeList]
     indicators: tuple[Indicator, ...]
+    #: The seasons of each territory (the default one, métropole, included).
+    territories: Mapping[str, Seasons] = field(default_factory=dict)
+    decisions: tuple[Decision, ...] = ()
+
+    def for_territory(self, territory: str) -> RulePack:
+        """The pack with the flu and covid seasons of `territory`; KeyError if unknown."""
+        if territory == self.seasons.territory:
+            return self
+        return replace(self, seasons=self.territories[territory])
 
     @property
     def indicator_ids(self) -> tuple[str, ...]:
@@ -529,6 +566,10 @@ def parse_pack(data: Mapping[str, Any], *, origin: str) -> RulePack:
         horizon = root.integer("recall_horizon_days", 30, minimum=0)
         fee = root.integer("fee_per_indicator_eur", 5, minimum=0)
         seasons = _parse_seasons(root.table("seasons"))
+        territories = {DEFAULT_TERRITORY: seasons}
+        for name, sub in _territory_tables(root):
+            territories[name] = _parse_seasons(sub, territory=name)
+        decisions = _parse_decisions(root)
         markers = _parse_markers(root.table("markers"))
         code_lists = _parse_code_lists(root.table("codes", required=True))
         raw_indicators = root.value(
@@ -549,6 +590,7 @@ def parse_pack(data: Mapping[str, Any], *, origin: str) -> RulePack:
         for position, raw in enumerate(raw_indicators)
     )
     _check_unique_ids(indicators, origin)
+    _check_decisions(decisions, indicators, origin)
     try:
         root.finish()
     except ConfigError as exc:
@@ -564,6 +606,8 @@ def parse_pack(data: Mapping[str, Any], *, origin: str) -> RulePack:
         seasons=seasons,
         code_lists=code_lists,
         indicators=indicators,
+        territories=territories,
+        decisions=decisions,
     )
 
 
@@ -602,7 +646,37 @@ def _month_day(section: Section, key: str, default: str) -> tuple[int, int]:
     )
 
 
-def _parse_seasons(section: Section) -> Seasons:
+def _territory_tables(root: Section) -> list[tuple[str, Section]]:
+    """`[territories.<name>]`: the seasons of a territory other than métropole."""
+    territories = root.table("territories")
+    found = []
+    for name in territories.names():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise territories.error(
+                name, f"territoire {name!r} invalide", "minuscules, chiffres, _"
+            )
+        found.append((name, territories.table(name)))
+    return found
+
+
+def _parse_decisions(root: Section) -> tuple[Decision, ...]:
+    decisions = []
+    for sub in _table_list(root, "decisions"):
+        decisions.append(
+            Decision(
+                topic=sub.string("topic"),
+                text=sub.string("text"),
+                kind=sub.string("kind", choices=("decision", "a_confirmer")),
+                source=sub.string("source", ""),
+                indicator=sub.optional_string("indicator"),
+            )
+        )
+        sub.finish()
+    return tuple(decisions)
+
+
+def _parse_seasons(section: Section, territory: str = "metropole") -> Seasons:
+    label = section.string("label", "Métropole" if territory == "metropole" else territory)
     evidence_start = _month_day(section, "evidence_start", "09-01")
     if evidence_start < (3, 1):
         raise section.error(
@@ -622,6 +696,8 @@ def _parse_seasons(section: Section) -> Seasons:
         season = sub.integer("season", minimum=2000)
         start = sub.date("start")
         end = sub.date("end")
+        confirmed = sub.boolean("confirmed", True)
+        campaign_source = sub.string("source", "")
         sub.finish()
         first, last = (
             date(season, *evidence_start),
@@ -637,9 +713,9 @@ def _parse_seasons(section: Section) -> Seasons:
             raise sub.error(
                 "season", f"saison {season} déjà décrite", "une saison par table"
             )
-        campaigns[season] = Campaign(start, end)
+        campaigns[season] = Campaign(start, end, confirmed, campaign_source)
     section.finish()
-    return Seasons(evidence_start, default_start, campaigns)
+    return Seasons(evidence_start, default_start, campaigns, territory, label)
 
 
 def _parse_markers(section: Section) -> dict[str, Criteria]:
@@ -978,6 +1054,21 @@ def _parse_doses(section: Section, context: _Context) -> DosesRule:
             "schedule", "la 1re dose n'a pas de dose précédente", "age ou as_of"
         )
     return DosesRule(evidence, doses, given, days, months, tuple(schedule))
+
+
+def _check_decisions(
+    decisions: tuple[Decision, ...], indicators: tuple[Indicator, ...], origin: str
+) -> None:
+    """A decision about an indicator must name one of the pack's."""
+    ids = {i.id for i in indicators}
+    for position, decision in enumerate(decisions):
+        if decision.indicator is not None and decision.indicator not in ids:
+            raise PackError(
+                f"indicateur « {decision.indicator} » inconnu",
+                path=origin,
+                key=f"decisions[{position}].indicator",
+                expected=", ".join(sorted(ids)),
+            )
 
 
 def _check_unique_ids(indicators: tuple[Indicator, ...], origin: str) -> None:

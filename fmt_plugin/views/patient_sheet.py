@@ -20,8 +20,15 @@ from fmt_plugin.rules.model import (
     PatientEvaluation,
     Status,
 )
-from fmt_plugin.rules.pack import Indicator, Markers, Membership, RulePack
+from fmt_plugin.rules.pack import (
+    Indicator,
+    Markers,
+    Membership,
+    RulePack,
+    SeasonalRule,
+)
 from fmt_plugin.views import french
+from fmt_plugin.views.rule_pack_summary import campaign_text
 
 GROUP_TITLES = {
     "vaccination": "Vaccinations",
@@ -84,7 +91,10 @@ def render_patient_sheet(
         for indicator in indicators:
             status = evaluation.statuses[indicator.id]
             membership = indicator.population.membership(patient, as_of)
-            lines += _indicator_lines(indicator, status, membership, overrides, as_of)
+            block = _indicator_lines(indicator, status, membership, overrides, as_of)
+            if isinstance(indicator.rule, SeasonalRule):
+                block.insert(1, f"    {campaign_text(pack.seasons, as_of)}")
+            lines += block
     if overrides:
         lines += ["", "Décisions du cabinet"]
         lines += [_override_line(pack, o) for o in overrides]
