@@ -676,7 +676,9 @@ def _parse_decisions(root: Section) -> tuple[Decision, ...]:
 
 
 def _parse_seasons(section: Section, territory: str = "metropole") -> Seasons:
-    label = section.string("label", "Métropole" if territory == "metropole" else territory)
+    label = section.string(
+        "label", "Métropole" if territory == "metropole" else territory
+    )
     evidence_start = _month_day(section, "evidence_start", "09-01")
     if evidence_start < (3, 1):
         raise section.error(

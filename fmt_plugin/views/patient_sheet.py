@@ -93,12 +93,21 @@ def render_patient_sheet(
             membership = indicator.population.membership(patient, as_of)
             block = _indicator_lines(indicator, status, membership, overrides, as_of)
             if isinstance(indicator.rule, SeasonalRule):
-                block.insert(1, f"    {campaign_text(pack.seasons, as_of)}")
+                # After the header and the "why": which campaign, and if its dates are sure.
+                block.insert(
+                    2 if _why_given(block) else 1,
+                    f"    {campaign_text(pack.seasons, as_of)}",
+                )
             lines += block
     if overrides:
         lines += ["", "Décisions du cabinet"]
         lines += [_override_line(pack, o) for o in overrides]
     return "\n".join(lines) + "\n"
+
+
+def _why_given(block: Sequence[str]) -> bool:
+    """True when an indicator's lines say why the patient is concerned (second line)."""
+    return len(block) > 1 and block[1].startswith("    Concerné(e) :")
 
 
 def _identity(patient: Patient, evaluation: PatientEvaluation) -> str:

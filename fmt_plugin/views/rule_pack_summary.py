@@ -62,7 +62,9 @@ def _campaign_lines(pack: RulePack, as_of: date) -> list[str]:
         f"  Saison non décrite : campagne à partir du {day:02d}/{month:02d}, "
         "dates non confirmées"
     )
-    others = [s.label for name, s in pack.territories.items() if name != seasons.territory]
+    others = [
+        s.label for name, s in pack.territories.items() if name != seasons.territory
+    ]
     if others:
         lines.append(
             "  Autres territoires du jeu ([practice] territory) : " + ", ".join(others)
