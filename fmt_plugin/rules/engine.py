@@ -43,6 +43,7 @@ class _Outcome:
 
     `period_start` is `IndicatorStatus.period_start`: `due` for a fixed date, the stable
     start of the period for an act due "now", None when unknown or irrelevant (`exclu`).
+    `window_closed` is set on a catch-up: the day a child's age window closed.
     """
 
     status: Status
@@ -50,6 +51,7 @@ class _Outcome:
     evidence: tuple[Evidence, ...]
     reason: str
     period_start: date | None
+    window_closed: date | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,8 @@ def _finish(
         reason=outcome.reason,
         refused=refused,
         recall_postponed_until=max(postponed) if postponed else None,
+        catch_up=outcome.window_closed is not None,
+        window_closed=outcome.window_closed,
     )
 
 
@@ -415,9 +419,37 @@ def _doses(
     reason = (
         f"{len(counted)} dose(s) sur {rule.doses}" if rule.doses > 1 else "Non fait"
     )
+    closed = _window_closed(rule, birth, as_of)
+    if closed is not None:
+        return _catch_up(due, closed, tuple(counted), reason)
     return _Outcome(
         _missing_status(due.on, as_of), due.on, tuple(counted), reason, due.since
     )
+
+
+def _window_closed(rule: DosesRule, birth: date | None, as_of: date) -> date | None:
+    """The day the age window of the doses closed, if it has by `as_of` (else None)."""
+    if rule.given.until is None or birth is None:
+        return None
+    closed = rule.given.until.birthday(birth)
+    return closed if closed <= as_of else None
+
+
+def _catch_up(
+    due: _Due, closed: date, counted: tuple[Evidence, ...], reason: str
+) -> _Outcome:
+    """`a_verifier` for good once the window closed, whatever the next dose's schedule.
+
+    The due date and its period stay those of the missing dose when it fell due within
+    the window (the recall cycle does not move the day the window closes); a dose
+    scheduled after the window (a first HPV dose at 14 years 11 months) is due from
+    the closing day instead, since it can no longer be given in time.
+    """
+    if due.on <= closed:
+        return _Outcome(
+            Status.A_VERIFIER, due.on, counted, reason, due.since, window_closed=closed
+        )
+    return _Outcome(Status.A_VERIFIER, closed, counted, reason, closed, closed)
 
 
 def _spaced(rule: DosesRule, candidates: Sequence[Evidence]) -> list[Evidence]:
