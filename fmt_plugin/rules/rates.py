@@ -12,13 +12,18 @@ from fmt_plugin.rules.pack import RulePack
 
 @dataclass(frozen=True)
 class IndicatorRate:
-    """Status counts of one indicator; taux = fait / (fait + à vérifier)."""
+    """Status counts of one indicator; taux = fait / (fait + à vérifier).
+
+    `rattrapage` counts the `a_verifier` that are catch-ups (a child's age window closed):
+    they stay in the taux, the child not being validated, but no act can earn them.
+    """
 
     indicator: str
     fait: int = 0
     a_verifier: int = 0
     a_venir: int = 0
     exclu: int = 0
+    rattrapage: int = 0
 
     @property
     def denominator(self) -> int:
@@ -39,6 +44,7 @@ class IndicatorRate:
             "a_verifier": self.a_verifier,
             "a_venir": self.a_venir,
             "exclu": self.exclu,
+            "rattrapage": self.rattrapage,
             "taux": self.taux,
         }
 
@@ -84,17 +90,20 @@ def compute_rates(
     pack: RulePack, evaluations: Iterable[PatientEvaluation]
 ) -> dict[str, IndicatorRate]:
     """One rate per indicator of the pack (zeros included), in the pack's order."""
-    counts = {i: dict.fromkeys(_FIELDS.values(), 0) for i in pack.indicator_ids}
+    names = (*_FIELDS.values(), "rattrapage")
+    counts = {i: dict.fromkeys(names, 0) for i in pack.indicator_ids}
     for evaluation in evaluations:
         for indicator, status in evaluation.statuses.items():
             counts[indicator][_FIELDS[status.status]] += 1
+            if status.catch_up:
+                counts[indicator]["rattrapage"] += 1
     return {i: IndicatorRate(i, **c) for i, c in counts.items()}
 
 
 def fmt_potential(pack: RulePack, rates: Iterable[IndicatorRate]) -> FmtPotential:
-    """The potentiel FMT over these rates."""
+    """The potentiel FMT over these rates; catch-ups are not euros still possible."""
     fait = a_verifier = 0
     for rate in rates:
         fait += rate.fait
-        a_verifier += rate.a_verifier
+        a_verifier += rate.a_verifier - rate.rattrapage
     return FmtPotential(fait, a_verifier, pack.fee_per_indicator_eur)

@@ -125,6 +125,10 @@ def status_dict(status: IndicatorStatus) -> dict[str, Any]:
             else None
         ),
         "evidence": [evidence_dict(e) for e in status.evidence],
+        "catch_up": status.catch_up,
+        "window_closed": (
+            status.window_closed.isoformat() if status.window_closed else None
+        ),
     }
 
 
@@ -345,10 +349,13 @@ def _rate_lines(report: PracticeEvaluation, options: ReportOptions) -> list[str]
     rates = listed_rates(report, options)
     for indicator, rate in rates.items():
         label = report.pack.indicator(indicator).label
-        lines.append(
+        line = (
             f"  {label} : {rate.fait}/{rate.denominator} ({french.percent(rate.taux)}) ; "
             f"à venir {french.number(rate.a_venir)}, exclus {french.number(rate.exclu)}"
         )
+        if rate.rattrapage:
+            line += f", dont {french.number(rate.rattrapage)} à vérifier en rattrapage"
+        lines.append(line)
     potential = fmt_potential(report.pack, rates.values())
     lines.append(
         f"Potentiel FMT : {french.euros(potential.earned_eur)} acquis "
@@ -366,7 +373,7 @@ def _rate_lines(report: PracticeEvaluation, options: ReportOptions) -> list[str]
 def _status_cell(status: IndicatorStatus | None) -> str:
     if status is None:
         return ""
-    text = status.status.label
+    text = status.label
     if status.refused:
         text += " (refus)"
     return text

@@ -70,7 +70,7 @@ def render_xlsx(report: PracticeEvaluation, options: ReportOptions) -> bytes:
 def _cells(row: ReportRow) -> list[Cell]:
     status = row.status
     patient = row.patient
-    label = status.status.label + (" (refus)" if status.refused else "")
+    label = status.label + (" (refus)" if status.refused else "")
     return [
         patient.patient_id,
         patient.nom,
