@@ -621,6 +621,7 @@ def _recall_settings(section: Section) -> RecallSettings:
             minimum=0,
         ),
         adult_age=section.integer("adult_age", defaults.policy.adult_age, minimum=1),
+        catch_up=section.boolean("catch_up", defaults.policy.catch_up),
     )
     settings = RecallSettings(
         policy=policy,

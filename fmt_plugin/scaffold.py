@@ -332,6 +332,9 @@ min_days_between_messages = 7
 # Âge à partir duquel le patient reçoit ses rappels lui-même ; avant, ils s'adressent à ses
 # parents (à l'adresse de l'enfant).
 adult_age = 18
+# Rattrapages : un indicateur de l'enfant dont la fenêtre d'âge est passée sans l'acte
+# (« À vérifier (rattrapage) ») ne compte plus pour le FMT ; pas de rappel, sauf true.
+catch_up = false
 # Planification quotidienne (jours ouvrés, jamais les jours fériés) et envois, toutes les
 # delivery_every_minutes minutes, aux heures et jours indiqués seulement.
 planning_time = "08:00"
