@@ -292,6 +292,10 @@ pack = "fmt-2026"
 # porte le même identifiant que celui livré le remplace ; un jeu mal formé arrête le
 # programme avec le fichier, l'indicateur et la clé en cause.
 files = []
+# Variantes de règle proposées par le jeu, par indicateur. HbA1c : « default » = un dosage
+# dans les 6 derniers mois (le tableau du FMT) ; « rosp » = au moins 2 dosages dans l'année
+# civile (l'ancienne ROSP). Voir docs/indicators.md.
+# variants = {{ suivi_hba1c = "rosp" }}
 
 [mllp]
 # Réception HL7 v2 (résultats ORU^R01, vaccinations VXU^V04) en MLLP. Par défaut, seul ce

@@ -3,7 +3,7 @@
 `evaluate` reads no clock, no file, no hook: everything it needs is an argument, so an
 evaluation at a fixed `as_of` is reproducible (tests, audits, "what did we know on 1 March").
 The pack (data) says who, what and when; this module only interprets its four shapes:
-population, exclusions, and rolling / doses / seasonal rules.
+population, exclusions, and rolling / doses / seasonal / calendar-year rules.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from fmt_plugin.rules.model import (
 )
 from fmt_plugin.rules.pack import (
     Alternative,
+    CalendarYearRule,
     DosesRule,
     Indicator,
     Requirement,
@@ -220,6 +221,8 @@ def _apply_rule(
         return _rolling(rule, indicator, patient, facts, as_of)
     if isinstance(rule, DosesRule):
         return _doses(rule, indicator, patient, facts, as_of)
+    if isinstance(rule, CalendarYearRule):
+        return _calendar_year(rule, indicator, facts, as_of)
     return _seasonal(pack, rule, indicator, facts, as_of)
 
 
@@ -487,6 +490,30 @@ def _next_dose_due(
     # Due "now": a single dose at any age, or a schedule with nothing to count from.
     since = max(candidates) if candidates else _stable_start(indicator, patient, as_of)
     return _Due(as_of, since)
+
+
+# --- calendar years -------------------------------------------------------------------------
+
+
+def _calendar_year(
+    rule: CalendarYearRule, indicator: Indicator, facts: _Facts, as_of: date
+) -> _Outcome:
+    """`count` acts on distinct days since 1 January of D's year (the ROSP's HbA1c).
+
+    Done: due on 1 January of the next year, when the count starts again. Not done: due
+    since 1 January of D's year, the period's stable start, whatever the last year held.
+    """
+    start = date(as_of.year, 1, 1)
+    items = [*facts.of(rule.evidence), *facts.declared(indicator.id)]
+    by_day = {e.date: e for e in sorted(items, key=_evidence_order) if e.date >= start}
+    if len(by_day) >= rule.count:
+        following = date(as_of.year + 1, 1, 1)
+        return _Outcome(Status.FAIT, following, tuple(by_day.values()), "", following)
+    earlier = [e for e in items if e.date < start]
+    latest = sorted(earlier, key=_evidence_order)[-1:]
+    shown = tuple(by_day.values()) or tuple(latest)
+    reason = f"Année {as_of.year} : {len(by_day)} sur {rule.count}"
+    return _Outcome(Status.A_VERIFIER, start, shown, reason, start)
 
 
 # --- seasons --------------------------------------------------------------------------------
