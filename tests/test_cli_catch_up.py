@@ -32,9 +32,7 @@ def installation(run_cli: RunCli, public_scenario: Path) -> str:
 
 
 def report_json(run_cli: RunCli, config: str, as_of: str) -> dict:
-    result = run_cli(
-        "--config", config, "report", "--as-of", as_of, "--format", "json"
-    )
+    result = run_cli("--config", config, "report", "--as-of", as_of, "--format", "json")
     assert result.returncode == 0, result.stderr
     data: dict = json.loads(result.stdout)
     return data

@@ -107,7 +107,9 @@ def test_report_potentiel_fmt_counts_five_euros_per_indicator(run_cli, config):
     report = report_json(run_cli, config)
     potential = report["potentiel_fmt"]
     fait = sum(r["fait"] for r in report["rates"].values())
-    a_verifier = sum(r["a_verifier"] - r["rattrapage"] for r in report["rates"].values())
+    a_verifier = sum(
+        r["a_verifier"] - r["rattrapage"] for r in report["rates"].values()
+    )
     assert potential["acquis_eur"] == 5 * fait
     assert potential["manque_eur"] == 5 * a_verifier
 

@@ -64,7 +64,10 @@ def test_shipped_pack_offers_the_rosp_variant_beside_the_default():
 def test_selecting_a_variant_changes_that_indicator_only():
     """With « rosp » the indicator's rule and source change; the others are the same."""
     indicator = ROSP.indicator("suivi_hba1c")
-    assert (indicator.rule, indicator.variant) == (CalendarYearRule(("hba1c",), 2), "rosp")
+    assert (indicator.rule, indicator.variant) == (
+        CalendarYearRule(("hba1c",), 2),
+        "rosp",
+    )
     assert "ROSP" in indicator.source
     others = [i for i in ROSP.indicators if i.id != "suivi_hba1c"]
     assert others == [i for i in PACK.indicators if i.id != "suivi_hba1c"]
@@ -251,9 +254,7 @@ def test_variant_of_an_unknown_indicator_is_refused(tmp_path):
 
 def q06_hba1c(run_cli: RunCli, folder: Path, *, rosp: bool) -> dict:
     """Q06 (diabetic, one HbA1c on 16/09/2025) in `report --format json` at 15/03/2026."""
-    result = run_cli(
-        "init", "inst", "--roster", PUBLIC_SCENARIO / "roster.csv"
-    )
+    result = run_cli("init", "inst", "--roster", PUBLIC_SCENARIO / "roster.csv")
     assert result.returncode == 0, result.stderr
     config = folder / "inst" / "fmt.toml"
     if rosp:

@@ -306,7 +306,9 @@ def _invariant_problems(status: IndicatorStatus, as_of: date) -> list[str]:
     if status.catch_up and kind is not Status.A_VERIFIER:
         problems.append(f"a catch-up is a_verifier, not {kind.value}")
     if status.catch_up != (status.window_closed is not None):
-        problems.append(f"catch_up {status.catch_up}, window_closed {status.window_closed}")
+        problems.append(
+            f"catch_up {status.catch_up}, window_closed {status.window_closed}"
+        )
     dates = [e.date for e in status.evidence]
     if dates != sorted(dates, reverse=True):
         problems.append(f"evidence is not newest first: {dates}")

@@ -139,7 +139,9 @@ class IndicatorStatus:
     @property
     def label(self) -> str:
         """The French label of the status, *rattrapage* told: "À vérifier (rattrapage)"."""
-        return f"{self.status.label} (rattrapage)" if self.catch_up else self.status.label
+        return (
+            f"{self.status.label} (rattrapage)" if self.catch_up else self.status.label
+        )
 
 
 @dataclass(frozen=True)

@@ -475,7 +475,7 @@ class RulePack:
             return self
         unknown = set(choices) - set(self.indicator_ids)
         if unknown:
-            raise KeyError(sorted(unknown)[0])
+            raise KeyError(min(unknown))
         indicators = tuple(
             i.with_variant(choices[i.id]) if i.id in choices else i
             for i in self.indicators
@@ -915,7 +915,9 @@ def _parse_variants(
                 f"minuscules, chiffres, _ ; autre que « {DEFAULT_VARIANT} »",
             )
         if any(v.name == name for v in variants):
-            raise sub.error("name", f"variante « {name} » déjà décrite", "des noms uniques")
+            raise sub.error(
+                "name", f"variante « {name} » déjà décrite", "des noms uniques"
+            )
         variant = RuleVariant(
             name,
             sub.string("label"),
