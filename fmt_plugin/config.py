@@ -281,11 +281,14 @@ class RulesSettings:
     """Which rule pack evaluates the indicators, and the practice's own pack files.
 
     `files` are read after the packs the adapters offer: a file whose pack id equals the
-    default one (`fmt-2026`) replaces it.
+    default one (`fmt-2026`) replaces it. `variants` maps an indicator id to the name of
+    the pack's rule variant to use for it (`{"suivi_hba1c": "rosp"}`); checked against the
+    pack when it is selected.
     """
 
     pack: str = "fmt-2026"
     files: tuple[Path, ...] = ()
+    variants: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -504,6 +507,7 @@ def load_config(path: Path) -> FmtConfig:
             _existing_file(rules, "files", resolve_path(rules.base_dir, name))
             for name in rules.string_list("files")
         ),
+        variants=_rule_variants(rules.table("variants")),
     )
     rules.finish()
 
@@ -563,6 +567,13 @@ def load_config(path: Path) -> FmtConfig:
         adapter_tables=adapter_tables,
         channel_tables=channel_tables,
     )
+
+
+def _rule_variants(section: Section) -> dict[str, str]:
+    """`[rules] variants`: indicator id → variant name (checked later, against the pack)."""
+    variants = {name: section.string(name) for name in section.names()}
+    section.finish()
+    return variants
 
 
 def _mllp_settings(mllp: Section) -> MllpSettings:
@@ -625,6 +636,7 @@ def _recall_settings(section: Section) -> RecallSettings:
             minimum=0,
         ),
         adult_age=section.integer("adult_age", defaults.policy.adult_age, minimum=1),
+        catch_up=section.boolean("catch_up", defaults.policy.catch_up),
     )
     settings = RecallSettings(
         policy=policy,

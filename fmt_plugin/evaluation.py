@@ -58,7 +58,8 @@ def select_rule_pack(config: FmtConfig, pm: pluggy.PluginManager) -> RulePack:
             key="rules.pack",
             expected=f"un de : {known}",
         )
-    return _for_territory(packs[config.rules.pack], config)
+    pack = _with_variants(packs[config.rules.pack], config)
+    return _for_territory(pack, config)
 
 
 def _for_territory(pack: RulePack, config: FmtConfig) -> RulePack:
@@ -73,6 +74,29 @@ def _for_territory(pack: RulePack, config: FmtConfig) -> RulePack:
             key="practice.territory",
             expected="un de : " + ", ".join(pack.territories),
         ) from None
+
+
+def _with_variants(pack: RulePack, config: FmtConfig) -> RulePack:
+    """The pack with the rule variants of `[rules] variants`; ConfigError for an unknown one."""
+    for indicator_id, name in config.rules.variants.items():
+        key = f"rules.variants.{indicator_id}"
+        if indicator_id not in pack.indicator_ids:
+            offering = [i.id for i in pack.indicators if i.variants]
+            raise ConfigError(
+                f"indicateur « {indicator_id} » inconnu du jeu « {pack.id} »",
+                path=config.path,
+                key=key,
+                expected="un de : " + (", ".join(offering) or "aucun"),
+            )
+        names = pack.indicator(indicator_id).variant_names
+        if name not in names:
+            raise ConfigError(
+                f"variante « {name} » inconnue pour {indicator_id}",
+                path=config.path,
+                key=key,
+                expected="une de : " + ", ".join(names),
+            )
+    return pack.with_variants(config.rules.variants)
 
 
 class EvidenceCollector:

@@ -295,6 +295,10 @@ pack = "fmt-2026"
 # porte le même identifiant que celui livré le remplace ; un jeu mal formé arrête le
 # programme avec le fichier, l'indicateur et la clé en cause.
 files = []
+# Variantes de règle proposées par le jeu, par indicateur. HbA1c : « default » = un dosage
+# dans les 6 derniers mois (le tableau du FMT) ; « rosp » = au moins 2 dosages dans l'année
+# civile (l'ancienne ROSP). Voir docs/indicators.md.
+# variants = {{ suivi_hba1c = "rosp" }}
 
 [mllp]
 # Réception HL7 v2 (résultats ORU^R01, vaccinations VXU^V04) en MLLP. Par défaut, seul ce
@@ -335,6 +339,9 @@ min_days_between_messages = 7
 # Âge à partir duquel le patient reçoit ses rappels lui-même ; avant, ils s'adressent à ses
 # parents (à l'adresse de l'enfant).
 adult_age = 18
+# Rattrapages : un indicateur de l'enfant dont la fenêtre d'âge est passée sans l'acte
+# (« À vérifier (rattrapage) ») ne compte plus pour le FMT ; pas de rappel, sauf true.
+catch_up = false
 # Planification quotidienne (jours ouvrés, jamais les jours fériés) et envois, toutes les
 # delivery_every_minutes minutes, aux heures et jours indiqués seulement.
 planning_time = "08:00"

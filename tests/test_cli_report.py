@@ -71,6 +71,7 @@ def test_report_json_has_the_documented_shape(run_cli, config):
         "a_venir": 0,
         "exclu": 0,
         "hors_fmt": 0,
+        "rattrapage": 0,
         "taux": 0.5,
     }
 
@@ -103,11 +104,13 @@ def test_report_rate_of_an_indicator_without_denominator_is_null(run_cli, config
 
 
 def test_report_potentiel_fmt_counts_five_euros_per_indicator(run_cli, config):
-    """Potentiel FMT = 5 € × fait, missed = 5 € × à vérifier."""
+    """Potentiel FMT = 5 € × fait, missed = 5 € × à vérifier but not in rattrapage."""
     report = report_json(run_cli, config)
     potential = report["potentiel_fmt"]
     fait = sum(r["fait"] for r in report["rates"].values())
-    a_verifier = sum(r["a_verifier"] for r in report["rates"].values())
+    a_verifier = sum(
+        r["a_verifier"] - r["rattrapage"] for r in report["rates"].values()
+    )
     assert potential["acquis_eur"] == 5 * fait
     assert potential["manque_eur"] == 5 * a_verifier
 

@@ -306,6 +306,7 @@ def test_recalls_default_to_the_issue_policy(tmp_path):
     )
     assert "sun" not in recalls.sending_days
     assert recalls.jobstore == tmp_path / "jobs.sqlite3"
+    assert not recalls.policy.catch_up  # rattrapages: no recall unless asked for
 
 
 def test_recalls_settings_are_read(tmp_path):
@@ -314,9 +315,11 @@ def test_recalls_settings_are_read(tmp_path):
         write_config(
             tmp_path,
             '[store]\n[recalls]\nlead_days = 15\nmax_steps = 3\nplanning_time = "07:30"\n'
-            'sending_days = ["fri", "mon"]\nalsace_moselle = true\nmax_attempts = 4\n',
+            'sending_days = ["fri", "mon"]\nalsace_moselle = true\nmax_attempts = 4\n'
+            "catch_up = true\n",
         )
     ).recalls
+    assert recalls.policy.catch_up
     assert (recalls.policy.lead_days, recalls.policy.max_steps) == (15, 3)
     assert f"{recalls.planning_time:%H:%M}" == "07:30"
     assert recalls.sending_days == ("mon", "fri")
@@ -333,6 +336,7 @@ def test_recalls_settings_are_read(tmp_path):
         ("max_steps = 0", "recalls.max_steps"),
         ("retry_base_s = 600\nretry_max_s = 60", "recalls.retry_max_s"),
         ("lead_dayz = 3", "recalls.lead_dayz"),
+        ('catch_up = "oui"', "recalls.catch_up"),
     ],
 )
 def test_bad_recalls_settings_name_their_key(tmp_path, body, key):

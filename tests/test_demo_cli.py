@@ -108,8 +108,8 @@ def test_summary_matches_the_report(runs: TwoRuns):
     )
     assert report.returncode == 0, report.stderr
     expected = {
-        # The summary shows the four statuses (the demo has no hors-FMT patient).
-        indicator: {k: v for k, v in rate.items() if k not in ("taux", "hors_fmt")}
+        # The summary shows the four status counts (not the taux, nor the rattrapage).
+        indicator: {k: rate[k] for k in ("fait", "a_verifier", "a_venir", "exclu")}
         for indicator, rate in json.loads(report.stdout)["rates"].items()
     }
     assert summary_rates(runs.first.result.stdout) == expected

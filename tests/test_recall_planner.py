@@ -74,6 +74,7 @@ POLICY_KEYS = {
     "min_days_between_messages": False,
     "max_steps": False,
     "adult_age": False,
+    "catch_up": False,
 }
 PATIENT_KEYS = {"id": True, "birth_date": False, "opposition": False}
 STATUS_KEYS = {
@@ -84,6 +85,7 @@ STATUS_KEYS = {
     "period_start": False,
     "refused": False,
     "recall_postponed_until": False,
+    "catch_up": False,
 }
 HISTORY_KEYS = {
     "patient": False,
@@ -148,7 +150,11 @@ def _optional_date(table: Mapping[str, Any], key: str, where: str) -> date | Non
 
 def _policy(raw: Any, where: str) -> RecallPolicy:
     table = as_table(raw, where, POLICY_KEYS)
-    return RecallPolicy(**{k: as_int(v, f"{where}.{k}") for k, v in table.items()})
+    values: dict[str, Any] = {
+        k: as_bool(v, f"{where}.{k}") if k == "catch_up" else as_int(v, f"{where}.{k}")
+        for k, v in table.items()
+    }
+    return RecallPolicy(**values)
 
 
 def _patient(raw: Any, where: str) -> Patient:
@@ -172,6 +178,7 @@ def _status(raw: Any, where: str) -> tuple[str, IndicatorStatus]:
         or _optional_date(table, "due", where),
         refused=as_bool(table.get("refused", False), f"{where}.refused"),
         recall_postponed_until=_optional_date(table, "recall_postponed_until", where),
+        catch_up=as_bool(table.get("catch_up", False), f"{where}.catch_up"),
     )
     return as_str(table.get("patient", DEFAULT_PATIENT), f"{where}.patient"), status
 
@@ -460,3 +467,30 @@ def test_engine_fait_nearing_expiry_opens_a_new_cycle_after_a_finished_one() -> 
         if i.indicator == "dep_colorectal"
     ]
     assert colorectal == [("2026-03-20", 1, Status.FAIT)]
+
+
+def test_engine_catch_up_keeps_the_cycle_of_before_the_window_closed() -> None:
+    """MenACWY never given: the same cycle the day before and after the window closes."""
+    patient = Patient("E3", "case", birth_date=date(2025, 12, 1), sex="M")
+
+    def meningo_cycles(as_of: date, policy: RecallPolicy) -> list[str]:
+        evaluation = evaluate(PACK, patient, [], [], as_of)
+        recalls = plan_recalls(
+            patients={"E3": patient},
+            evaluations=[evaluation],
+            pack=PACK,
+            policy=policy,
+            history=(),
+            as_of=as_of,
+        )
+        return [
+            i.cycle
+            for r in recalls
+            for i in r.items
+            if i.indicator == "vacc_meningo_acwy"
+        ]
+
+    before = meningo_cycles(date(2026, 12, 31), RecallPolicy())
+    after = meningo_cycles(date(2027, 1, 1), RecallPolicy(catch_up=True))
+    assert before == after == ["2026-06-01"]
+    assert meningo_cycles(date(2027, 1, 1), RecallPolicy()) == []

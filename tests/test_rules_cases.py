@@ -65,6 +65,8 @@ CASE_KEYS = {
     "evidence_sources": False,
     "reason": False,
     "hors_fmt": False,
+    "catch_up": False,
+    "window_closed": False,
 }
 #: The case keys that state an expectation on a listed status (meaningless for "absent").
 DETAIL_KEYS = (
@@ -77,6 +79,8 @@ DETAIL_KEYS = (
     "evidence_sources",
     "reason",
     "hors_fmt",
+    "catch_up",
+    "window_closed",
 )
 PATIENT_KEYS = {
     "birth_date": True,
@@ -191,10 +195,10 @@ def _override(raw: Any, where: str, indicator: str) -> Override:
 
 def _details(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     checks: dict[str, Any] = {}
-    for key in ("due", "recall_postponed_until"):
+    for key in ("due", "recall_postponed_until", "window_closed"):
         if key in table:
             checks[key] = _optional_date(table[key], f"{where}.{key}")
-    for key in ("refused", "due_soon", "hors_fmt"):
+    for key in ("refused", "due_soon", "hors_fmt", "catch_up"):
         if key in table:
             checks[key] = as_bool(table[key], f"{where}.{key}")
     if "overdue_days" in table:
@@ -280,6 +284,8 @@ def _observed(status: IndicatorStatus, keys: list[str]) -> dict[str, Any]:
         "evidence_sources": [e.source.value for e in status.evidence],
         "reason": status.reason,
         "hors_fmt": status.hors_fmt,
+        "catch_up": status.catch_up,
+        "window_closed": status.window_closed,
     }
     return {key: values[key] for key in keys}
 
@@ -305,6 +311,12 @@ def _invariant_problems(status: IndicatorStatus, as_of: date) -> list[str]:
     )
     if status.due_soon != soon:
         problems.append(f"due_soon is {status.due_soon}, the definition gives {soon}")
+    if status.catch_up and kind is not Status.A_VERIFIER:
+        problems.append(f"a catch-up is a_verifier, not {kind.value}")
+    if status.catch_up != (status.window_closed is not None):
+        problems.append(
+            f"catch_up {status.catch_up}, window_closed {status.window_closed}"
+        )
     dates = [e.date for e in status.evidence]
     if dates != sorted(dates, reverse=True):
         problems.append(f"evidence is not newest first: {dates}")

@@ -11,6 +11,8 @@ Policy, one indicator of one patient at a time:
   ("à prévoir"); there is no lower bound, since a due date already reached means the act is
   due all the more (the engine reports that as `a_verifier` anyway). Without a due date (a
   lifetime indicator that is `fait`), never.
+- a catch-up (`IndicatorStatus.catch_up`: a child's age window closed without the act,
+  which no longer counts for the FMT): never, unless `policy.catch_up`.
 - seasonal indicators (flu, covid: a `SeasonalRule`) only from the start to the end of the
   current season's campaign, both inclusive.
 - never for a patient in `opposition` or absent from `patients` (inactive), for a refused
@@ -196,7 +198,7 @@ def _wanted(
     as_of: date,
 ) -> bool:
     """True when the policy asks for a recall of this status now (before escalation)."""
-    if status.refused:
+    if status.refused or (status.catch_up and not policy.catch_up):
         return False
     if (
         status.recall_postponed_until is not None

@@ -24,3 +24,6 @@ class RecallPolicy:
     min_days_between_messages: int = 7
     #: Patients younger than this are written to as their parents.
     adult_age: int = 18
+    #: Recall catch-ups too (a child's age window closed: the act no longer counts for
+    #: the FMT); off by default, the practice decides whether to chase them.
+    catch_up: bool = False

@@ -3,7 +3,7 @@
 `evaluate` reads no clock, no file, no hook: everything it needs is an argument, so an
 evaluation at a fixed `as_of` is reproducible (tests, audits, "what did we know on 1 March").
 The pack (data) says who, what and when; this module only interprets its four shapes:
-population, exclusions, and rolling / doses / seasonal rules.
+population, exclusions, and rolling / doses / seasonal / calendar-year rules.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from fmt_plugin.rules.model import (
 )
 from fmt_plugin.rules.pack import (
     Alternative,
+    CalendarYearRule,
     DosesRule,
     Indicator,
     Requirement,
@@ -43,6 +44,7 @@ class _Outcome:
 
     `period_start` is `IndicatorStatus.period_start`: `due` for a fixed date, the stable
     start of the period for an act due "now", None when unknown or irrelevant (`exclu`).
+    `window_closed` is set on a catch-up: the day a child's age window closed.
     """
 
     status: Status
@@ -50,6 +52,7 @@ class _Outcome:
     evidence: tuple[Evidence, ...]
     reason: str
     period_start: date | None
+    window_closed: date | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,8 @@ def _apply_rule(
         return _rolling(rule, indicator, patient, facts, as_of)
     if isinstance(rule, DosesRule):
         return _doses(rule, indicator, patient, facts, as_of)
+    if isinstance(rule, CalendarYearRule):
+        return _calendar_year(rule, indicator, facts, as_of)
     return _seasonal(pack, rule, indicator, facts, as_of)
 
 
@@ -257,6 +262,8 @@ def _finish(
         reason=outcome.reason,
         refused=refused,
         recall_postponed_until=max(postponed) if postponed else None,
+        catch_up=outcome.window_closed is not None,
+        window_closed=outcome.window_closed,
     )
 
 
@@ -420,9 +427,37 @@ def _doses(
     reason = (
         f"{len(counted)} dose(s) sur {rule.doses}" if rule.doses > 1 else "Non fait"
     )
+    closed = _window_closed(rule, birth, as_of)
+    if closed is not None:
+        return _catch_up(due, closed, tuple(counted), reason)
     return _Outcome(
         _missing_status(due.on, as_of), due.on, tuple(counted), reason, due.since
     )
+
+
+def _window_closed(rule: DosesRule, birth: date | None, as_of: date) -> date | None:
+    """The day the age window of the doses closed, if it has by `as_of` (else None)."""
+    if rule.given.until is None or birth is None:
+        return None
+    closed = rule.given.until.birthday(birth)
+    return closed if closed <= as_of else None
+
+
+def _catch_up(
+    due: _Due, closed: date, counted: tuple[Evidence, ...], reason: str
+) -> _Outcome:
+    """`a_verifier` for good once the window closed, whatever the next dose's schedule.
+
+    The due date and its period stay those of the missing dose when it fell due within
+    the window (the recall cycle does not move the day the window closes); a dose
+    scheduled after the window (a first HPV dose at 14 years 11 months) is due from
+    the closing day instead, since it can no longer be given in time.
+    """
+    if due.on <= closed:
+        return _Outcome(
+            Status.A_VERIFIER, due.on, counted, reason, due.since, window_closed=closed
+        )
+    return _Outcome(Status.A_VERIFIER, closed, counted, reason, closed, closed)
 
 
 def _spaced(rule: DosesRule, candidates: Sequence[Evidence]) -> list[Evidence]:
@@ -460,6 +495,30 @@ def _next_dose_due(
     # Due "now": a single dose at any age, or a schedule with nothing to count from.
     since = max(candidates) if candidates else _stable_start(indicator, patient, as_of)
     return _Due(as_of, since)
+
+
+# --- calendar years -------------------------------------------------------------------------
+
+
+def _calendar_year(
+    rule: CalendarYearRule, indicator: Indicator, facts: _Facts, as_of: date
+) -> _Outcome:
+    """`count` acts on distinct days since 1 January of D's year (the ROSP's HbA1c).
+
+    Done: due on 1 January of the next year, when the count starts again. Not done: due
+    since 1 January of D's year, the period's stable start, whatever the last year held.
+    """
+    start = date(as_of.year, 1, 1)
+    items = [*facts.of(rule.evidence), *facts.declared(indicator.id)]
+    by_day = {e.date: e for e in sorted(items, key=_evidence_order) if e.date >= start}
+    if len(by_day) >= rule.count:
+        following = date(as_of.year + 1, 1, 1)
+        return _Outcome(Status.FAIT, following, tuple(by_day.values()), "", following)
+    earlier = [e for e in items if e.date < start]
+    latest = sorted(earlier, key=_evidence_order)[-1:]
+    shown = tuple(by_day.values()) or tuple(latest)
+    reason = f"Année {as_of.year} : {len(by_day)} sur {rule.count}"
+    return _Outcome(Status.A_VERIFIER, start, shown, reason, start)
 
 
 # --- seasons --------------------------------------------------------------------------------

@@ -116,6 +116,11 @@ class IndicatorStatus:
     the evaluation date, the day the patient entered the population, or else the start of
     the current year of age; None when not even that is known (no birth date). Recalls
     name their cycle after it, so a moving `due` never makes a new cycle.
+
+    `catch_up` marks a child indicator whose age window closed on `window_closed` without
+    the evidence: it is `a_verifier` for good (*rattrapage*), since no act can validate it
+    any more; it still counts in the taux, not in the euros still possible, and gets no
+    recall unless the practice asks for them (`[recalls] catch_up`).
     """
 
     indicator: str
@@ -129,6 +134,15 @@ class IndicatorStatus:
     refused: bool = False
     recall_postponed_until: dt.date | None = None
     hors_fmt: bool = False
+    catch_up: bool = False
+    window_closed: dt.date | None = None
+
+    @property
+    def label(self) -> str:
+        """The French label of the status, *rattrapage* told: "À vérifier (rattrapage)"."""
+        return (
+            f"{self.status.label} (rattrapage)" if self.catch_up else self.status.label
+        )
 
 
 @dataclass(frozen=True)

@@ -339,12 +339,37 @@ class SeasonalRule:
     evidence: tuple[str, ...]
 
 
-Rule = RollingRule | DosesRule | SeasonalRule
+@dataclass(frozen=True)
+class CalendarYearRule:
+    """At least `count` pieces of evidence, on distinct days, in the calendar year of D."""
+
+    evidence: tuple[str, ...]
+    count: int
+
+
+Rule = RollingRule | DosesRule | SeasonalRule | CalendarYearRule
+RULE_KINDS = ("rolling", "doses", "seasonal", "calendar_year")
+#: The name that selects an indicator's own rule, beside its named variants.
+DEFAULT_VARIANT = "default"
+
+
+@dataclass(frozen=True)
+class RuleVariant:
+    """Another reading of an indicator's rule, which a practice selects by configuration."""
+
+    name: str
+    label: str
+    source: str
+    rule: Rule
 
 
 @dataclass(frozen=True)
 class Indicator:
-    """One FMT indicator: who, what excludes, what counts, and where the rule comes from."""
+    """One FMT indicator: who, what excludes, what counts, and where the rule comes from.
+
+    `variants` are the other rules the pack offers for it; `variant` names the one in use
+    (None: the indicator's own rule, `DEFAULT_VARIANT`).
+    """
 
     id: str
     label: str
@@ -355,6 +380,24 @@ class Indicator:
     rule: Rule
     #: A few words for tables where 15 indicators share the screen ("Cancer du col").
     short_label: str = ""
+    variants: tuple[RuleVariant, ...] = ()
+    variant: str | None = None
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        """The names a configuration may select: `default`, then the pack's variants."""
+        return (DEFAULT_VARIANT, *(v.name for v in self.variants))
+
+    def with_variant(self, name: str) -> Indicator:
+        """The indicator evaluated by the variant `name`; KeyError when it has none."""
+        if name == DEFAULT_VARIANT:
+            return self
+        for variant in self.variants:
+            if variant.name == name:
+                return replace(
+                    self, rule=variant.rule, source=variant.source, variant=name
+                )
+        raise KeyError(name)
 
     @property
     def column_label(self) -> str:
@@ -472,6 +515,23 @@ class RulePack:
             if indicator.id == indicator_id:
                 return indicator
         raise KeyError(indicator_id)
+
+    def with_variants(self, choices: Mapping[str, str]) -> RulePack:
+        """The pack with the rule variant `choices[id]` in use for each listed indicator.
+
+        KeyError for an unknown indicator or variant: the caller checks the names against
+        `Indicator.variant_names` first, to say where the choice was written.
+        """
+        if not choices:
+            return self
+        unknown = set(choices) - set(self.indicator_ids)
+        if unknown:
+            raise KeyError(min(unknown))
+        indicators = tuple(
+            i.with_variant(choices[i.id]) if i.id in choices else i
+            for i in self.indicators
+        )
+        return replace(self, indicators=indicators)
 
     @cached_property
     def _classifier(self) -> _Classifier:
@@ -902,14 +962,8 @@ def _indicator_from(section: Section, context: _Context) -> Indicator:
     source = section.string("source")
     population = _parse_population(section.table("population", required=True), context)
     exclusions = _parse_exclusions(section, context)
-    kind = section.string("rule", choices=("rolling", "doses", "seasonal"))
-    rule: Rule
-    if kind == "rolling":
-        rule = _parse_rolling(section, context, population)
-    elif kind == "doses":
-        rule = _parse_doses(section, context)
-    else:
-        rule = SeasonalRule(_evidence_names(section, "evidence", context))
+    rule = _parse_rule(section, context, population)
+    variants = _parse_variants(section, context, population)
     section.finish()
     return Indicator(
         indicator_id,
@@ -920,7 +974,51 @@ def _indicator_from(section: Section, context: _Context) -> Indicator:
         exclusions,
         rule,
         short_label=short_label,
+        variants=variants,
     )
+
+
+def _parse_rule(section: Section, context: _Context, population: Population) -> Rule:
+    """The rule of `section` (an indicator, or one of its variants), by its `rule` kind."""
+    kind = section.string("rule", choices=RULE_KINDS)
+    if kind == "rolling":
+        return _parse_rolling(section, context, population)
+    if kind == "doses":
+        return _parse_doses(section, context)
+    if kind == "calendar_year":
+        return CalendarYearRule(
+            _evidence_names(section, "evidence", context),
+            section.integer("count", minimum=1),
+        )
+    return SeasonalRule(_evidence_names(section, "evidence", context))
+
+
+def _parse_variants(
+    section: Section, context: _Context, population: Population
+) -> tuple[RuleVariant, ...]:
+    """`[[indicators.variants]]`: named rules a configuration may select instead."""
+    variants: list[RuleVariant] = []
+    for sub in _table_list(section, "variants"):
+        name = sub.string("name")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name == DEFAULT_VARIANT:
+            raise sub.error(
+                "name",
+                f"nom de variante {name!r} invalide",
+                f"minuscules, chiffres, _ ; autre que « {DEFAULT_VARIANT} »",
+            )
+        if any(v.name == name for v in variants):
+            raise sub.error(
+                "name", f"variante « {name} » déjà décrite", "des noms uniques"
+            )
+        variant = RuleVariant(
+            name,
+            sub.string("label"),
+            sub.string("source"),
+            _parse_rule(sub, context, population),
+        )
+        sub.finish()
+        variants.append(variant)
+    return tuple(variants)
 
 
 def _parse_population(section: Section, context: _Context) -> Population:

@@ -16,6 +16,9 @@ class IndicatorRate:
 
     `hors_fmt` counts the patients only recommended (pregnancy, BMI ≥ 40…), whatever their
     status: they are recalled but the FMT does not count them, so neither do the others.
+
+    `rattrapage` counts the `a_verifier` that are catch-ups (a child's age window closed):
+    they stay in the taux, the child not being validated, but no act can earn them.
     """
 
     indicator: str
@@ -24,6 +27,7 @@ class IndicatorRate:
     a_venir: int = 0
     exclu: int = 0
     hors_fmt: int = 0
+    rattrapage: int = 0
 
     @property
     def denominator(self) -> int:
@@ -45,6 +49,7 @@ class IndicatorRate:
             "a_venir": self.a_venir,
             "exclu": self.exclu,
             "hors_fmt": self.hors_fmt,
+            "rattrapage": self.rattrapage,
             "taux": self.taux,
         }
 
@@ -90,20 +95,23 @@ def compute_rates(
     pack: RulePack, evaluations: Iterable[PatientEvaluation]
 ) -> dict[str, IndicatorRate]:
     """One rate per indicator of the pack (zeros included), in the pack's order."""
-    counts = {
-        i: dict.fromkeys((*_FIELDS.values(), "hors_fmt"), 0) for i in pack.indicator_ids
-    }
+    names = (*_FIELDS.values(), "hors_fmt", "rattrapage")
+    counts = {i: dict.fromkeys(names, 0) for i in pack.indicator_ids}
     for evaluation in evaluations:
         for indicator, status in evaluation.statuses.items():
-            field = "hors_fmt" if status.hors_fmt else _FIELDS[status.status]
-            counts[indicator][field] += 1
+            if status.hors_fmt:  # recalled, but counted apart from the taux
+                counts[indicator]["hors_fmt"] += 1
+                continue
+            counts[indicator][_FIELDS[status.status]] += 1
+            if status.catch_up:
+                counts[indicator]["rattrapage"] += 1
     return {i: IndicatorRate(i, **c) for i, c in counts.items()}
 
 
 def fmt_potential(pack: RulePack, rates: Iterable[IndicatorRate]) -> FmtPotential:
-    """The potentiel FMT over these rates."""
+    """The potentiel FMT over these rates; catch-ups are not euros still possible."""
     fait = a_verifier = 0
     for rate in rates:
         fait += rate.fait
-        a_verifier += rate.a_verifier
+        a_verifier += rate.a_verifier - rate.rattrapage
     return FmtPotential(fait, a_verifier, pack.fee_per_indicator_eur)

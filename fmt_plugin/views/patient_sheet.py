@@ -129,7 +129,7 @@ def _indicator_lines(
     overrides: Sequence[Override],
     as_of: date,
 ) -> list[str]:
-    lines = [f"  {indicator.label} : {status.status.label}"]
+    lines = [f"  {indicator.label} : {status.label}"]
     why = membership_text(membership) if membership is not None else ""
     if why:
         lines.append(f"    Concerné(e) : {why}")
@@ -218,6 +218,11 @@ def _status_details(
         details.append(f"Exclu : {status.reason}{until}")
     if status.reason and status.status in (Status.A_VERIFIER, Status.A_VENIR):
         details.append(status.reason)
+    if status.window_closed is not None:
+        details.append(
+            f"Fenêtre d'âge fermée le {french.day(status.window_closed)} : rattrapage, "
+            "l'acte ne compte plus pour le FMT"
+        )
     if status.due_soon:
         details.append("Échéance dans moins de 30 jours")
     if status.refused:

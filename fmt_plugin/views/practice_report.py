@@ -126,6 +126,10 @@ def status_dict(status: IndicatorStatus) -> dict[str, Any]:
         ),
         "hors_fmt": status.hors_fmt,
         "evidence": [evidence_dict(e) for e in status.evidence],
+        "catch_up": status.catch_up,
+        "window_closed": (
+            status.window_closed.isoformat() if status.window_closed else None
+        ),
     }
 
 
@@ -348,11 +352,14 @@ def _rate_lines(report: PracticeEvaluation, options: ReportOptions) -> list[str]
     rates = listed_rates(report, options)
     for indicator, rate in rates.items():
         label = report.pack.indicator(indicator).label
-        lines.append(
+        line = (
             f"  {label} : {rate.fait}/{rate.denominator} ({french.percent(rate.taux)}) ; "
             f"à venir {french.number(rate.a_venir)}, exclus {french.number(rate.exclu)}"
             + (f", hors FMT {french.number(rate.hors_fmt)}" if rate.hors_fmt else "")
         )
+        if rate.rattrapage:
+            line += f", dont {french.number(rate.rattrapage)} à vérifier en rattrapage"
+        lines.append(line)
     potential = fmt_potential(report.pack, rates.values())
     lines.append(
         f"Potentiel FMT : {french.euros(potential.earned_eur)} acquis "
@@ -371,7 +378,7 @@ def status_label(status: IndicatorStatus | None) -> str:
     """`À vérifier`, with `(refus)` and `(hors FMT)` when they apply; empty for no status."""
     if status is None:
         return ""
-    text = status.status.label
+    text = status.label
     if status.refused:
         text += " (refus)"
     if status.hors_fmt:
