@@ -228,7 +228,7 @@ def render_config(
 _CSV_ROSTER_COMMENT = """\
 # Adaptateur intégré « csv_roster » : la patientèle exportée par le logiciel médical
 # (patient_id,ins,nom,prenom,date_naissance,sexe,ald,conditions,flags,opposition,
-# mssante,email,telephone) et, facultativement, ses actes (patient_id,date,system,code).
+# mssante,email,telephone, et la colonne facultative c2s) et, facultativement, ses actes (patient_id,date,system,code).
 # Séparateur, encodage et forme des dates sont détectés dans chaque fichier (« auto ») :
 # « ; », « , » ou tabulation ; UTF-8 (avec ou sans BOM), sinon Windows-1252 ;
 # JJ/MM/AAAA ou AAAA-MM-JJ. Pour les imposer, décommentez et remplacez « auto » par :
