@@ -260,6 +260,17 @@ doctor = {doctor}
 # Autorités d'affectation (nom ou OID, PID-3.4 en HL7) sous lesquelles l'identifiant
 # « PI » d'un message est l'identifiant patient du cabinet. Vide : seul l'INS rapproche.
 patient_id_authorities = []
+# Rémunération FMT (fmt-plugin remuneration) : ce qui majore le forfait socle. Une seule
+# majoration s'applique, la plus forte (elles ne se cumulent pas).
+# Zone du cabinet : "aucune", "zip" (zone d'intervention prioritaire, +10 %) ou "qpv"
+# (quartier prioritaire de la politique de la ville, +10 %).
+zone = "aucune"
+# Première installation en libéral (primo-installation), en ZIP ou QPV seulement :
+# +50 % l'année civile de l'installation, +30 % l'année suivante. Date sans guillemets.
+# primo_installation_date = 2026-01-05
+# Date de naissance du médecin : +10 % à partir de 67 ans (âge au 31/12 de l'année
+# précédente). Date sans guillemets.
+# doctor_birth_date = 1958-06-30
 
 [store]
 # Base de données chiffrée (SQLite, un seul fichier). Toute donnée patient y est
