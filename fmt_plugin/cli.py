@@ -16,6 +16,7 @@ from fmt_plugin.commands import (
     hl7,
     installation,
     recalls,
+    remuneration,
     reports,
     snapshots,
 )
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commandes", metavar="COMMANDE")
     installation.register(commands, common)
     reports.register(commands, common)
+    remuneration.register(commands, common)
     snapshots.register(commands, common)
     decisions.register(commands, common)
     hl7.register(commands, common)

@@ -266,7 +266,7 @@ patient_id_authorities = []
 # (quartier prioritaire de la politique de la ville, +10 %).
 zone = "aucune"
 # Première installation en libéral (primo-installation), en ZIP ou QPV seulement :
-# +50 % l'année civile de l'installation, +30 % l'année suivante. Date sans guillemets.
+# +50 % l'année civile qui suit l'installation, +30 % la suivante. Date sans guillemets.
 # primo_installation_date = 2026-01-05
 # Date de naissance du médecin : +10 % à partir de 67 ans (âge au 31/12 de l'année
 # précédente). Date sans guillemets.
