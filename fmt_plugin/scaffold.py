@@ -264,7 +264,7 @@ patient_id_authorities = []
 # majoration s'applique, la plus forte (elles ne se cumulent pas).
 # Zone du cabinet : "aucune", "zip" (zone d'intervention prioritaire, +10 %) ou "qpv"
 # (quartier prioritaire de la politique de la ville, +10 %).
-zone = "aucune"
+# zone = "aucune"
 # Première installation en libéral (primo-installation), en ZIP ou QPV seulement :
 # +50 % l'année civile qui suit l'installation, +30 % la suivante. Date sans guillemets.
 # primo_installation_date = 2026-01-05

@@ -30,11 +30,11 @@ def config(run_cli: RunCli, public_scenario: Path) -> str:
 
 
 def set_practice(tmp_path: Path, config: str, lines: str) -> None:
-    """Put `lines` in the `[practice]` table of fmt.toml, instead of its `zone` line."""
+    """Put `lines` in the `[practice]` table of fmt.toml, instead of its `zone` comment."""
     path = tmp_path / config
     text = path.read_text(encoding="utf-8")
-    assert 'zone = "aucune"\n' in text
-    path.write_text(text.replace('zone = "aucune"\n', f"{lines}\n", 1), "utf-8")
+    assert '# zone = "aucune"\n' in text
+    path.write_text(text.replace('# zone = "aucune"\n', f"{lines}\n", 1), "utf-8")
 
 
 def remuneration_json(run_cli: RunCli, config: str, *extra: str) -> dict:
