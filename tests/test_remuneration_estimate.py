@@ -135,3 +135,21 @@ def test_shipped_grid_marks_the_year_3_primo_installation_unconfirmed():
     """The +10 % of a primo-installation's 3rd year is flagged as unconfirmed."""
     unconfirmed = [(m.id, m.percent) for m in GRID.majorations if not m.confirmed]
     assert unconfirmed == [("primo_installation_3", 10)]
+
+
+@pytest.mark.parametrize(
+    ("birth_date", "why"),
+    [(None, "unknown_birth_date"), (date(2026, 1, 1), "born_after")],
+)
+def test_patient_without_socle_says_why(birth_date, why):
+    """No birth date, or born after 31/12/N-1: no socle, and the line says which."""
+    situation = PatientSituation("P9", birth_date, ald=False, c2s=False)
+    line = estimate(
+        GRID,
+        [situation],
+        NO_MAJORATION,
+        2026,
+        prevention=NO_PREVENTION,
+        evaluated_on=date(2026, 5, 1),
+    ).lines[0]
+    assert (line.amount, line.no_socle) == (Decimal(0), why)

@@ -51,8 +51,8 @@ class PatientSituation:
 
 @dataclass(frozen=True)
 class SocleLine:
-    """One patient's forfait socle of year N; `band` None: no socle (age unknown, or born
-    after 31/12/N-1), and then `age` says which."""
+    """One patient's forfait socle of year N; `band` None: no socle, and `no_socle` says
+    why (`unknown_birth_date`, or `born_after` 31/12/N-1)."""
 
     patient_id: str
     age: int | None
@@ -60,6 +60,7 @@ class SocleLine:
     c2s: bool
     band: SocleBand | None
     amount: Decimal
+    no_socle: str = ""
 
 
 def socle_line(
@@ -69,11 +70,12 @@ def socle_line(
     day = reference_day(year)
     ald = situation.ald and (situation.ald_since is None or situation.ald_since <= day)
     birth = situation.birth_date
-    age = completed_years(birth, day) if birth is not None and birth <= day else None
-    if age is None:
+    if birth is None or birth > day:
+        why = "unknown_birth_date" if birth is None else "born_after"
         return SocleLine(
-            situation.patient_id, None, ald, situation.c2s, None, Decimal(0)
+            situation.patient_id, None, ald, situation.c2s, None, Decimal(0), why
         )
+    age = completed_years(birth, day)
     band = grid.band_of(age=age, ald=ald)
     amount = band.amount + (grid.c2s_supplement if situation.c2s else Decimal(0))
     return SocleLine(situation.patient_id, age, ald, situation.c2s, band, amount)

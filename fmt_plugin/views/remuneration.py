@@ -59,10 +59,16 @@ def _age(years: int | None) -> str:
     return {0: "moins d'un an", 1: "1 an"}.get(years, f"{years} ans")
 
 
+NO_SOCLE_LABELS = {
+    "unknown_birth_date": "pas de socle : date de naissance inconnue",
+    "born_after": "pas de socle : né(e) après le 31/12",
+}
+
+
 def _band_label(line: SocleLine) -> str:
     if line.band is not None:
         return line.band.label
-    return "date de naissance inconnue" if line.age is None else "—"
+    return NO_SOCLE_LABELS.get(line.no_socle, "pas de socle")
 
 
 def _majoration_label(estimate: RemunerationEstimate) -> str:
