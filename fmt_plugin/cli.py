@@ -16,6 +16,7 @@ from fmt_plugin.commands import (
     hl7,
     installation,
     recalls,
+    remuneration,
     reports,
     rules,
     snapshots,
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     installation.register(commands, common)
     reports.register(commands, common)
     rules.register(commands, common)
+    remuneration.register(commands, common)
     snapshots.register(commands, common)
     decisions.register(commands, common)
     hl7.register(commands, common)

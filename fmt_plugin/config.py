@@ -146,6 +146,13 @@ class Section:
             raise self.error(key, f"type {_type_name(value)} invalide", expected)
         return value
 
+    def optional_date(self, key: str) -> datetime.date | None:
+        """A TOML local date, or None when the key is absent."""
+        if key not in self._data:
+            self._known.add(key)
+            return None
+        return self.date(key)
+
     def string_list(self, key: str, default: Any = ()) -> tuple[str, ...]:
         """A list of strings."""
         expected = "une liste de chaînes"
@@ -255,6 +262,26 @@ class LoggingSettings:
     file: Path | None = None
 
 
+#: `[practice] zone`: where the practice is, for the majoration of the forfait socle.
+ZONES = ("aucune", "zip", "qpv")
+
+
+@dataclass(frozen=True)
+class DoctorSituation:
+    """`[practice] zone`, `primo_installation_date`, `doctor_birth_date`: the doctor's
+    situation that the majorations of the forfait socle depend on.
+
+    `zone` is `zip` (zone d'intervention prioritaire), `qpv` (quartier prioritaire de la
+    politique de la ville) or `aucune`. `primo_installation_date` is the doctor's first
+    installation in libéral practice, set only when it was one; `doctor_birth_date` tells
+    whether the doctor is 67 or over. Both are None when not given (no such majoration).
+    """
+
+    zone: str = "aucune"
+    primo_installation_date: datetime.date | None = None
+    doctor_birth_date: datetime.date | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True)
 class PracticeSettings:
     """Who the practice is, as shown to patients and in reports.
@@ -274,6 +301,8 @@ class PracticeSettings:
     #: Whose flu and covid seasons apply: `metropole`, or a territory of the rule pack
     #: (`mayotte`, `reunion`, `antilles_guyane` in fmt-2026).
     territory: str = "metropole"
+    #: What sets the majoration of the forfait socle (`fmt-plugin remuneration`).
+    doctor_situation: DoctorSituation = DoctorSituation()
 
 
 @dataclass(frozen=True)
@@ -473,6 +502,7 @@ def load_config(path: Path) -> FmtConfig:
         phone=practice.string("phone", ""),
         doctor=practice.string("doctor", ""),
         territory=practice.string("territory", "metropole"),
+        doctor_situation=_doctor_situation(practice),
     )
     practice.finish()
 
@@ -574,6 +604,15 @@ def _rule_variants(section: Section) -> dict[str, str]:
     variants = {name: section.string(name) for name in section.names()}
     section.finish()
     return variants
+
+
+def _doctor_situation(practice: Section) -> DoctorSituation:
+    """The `[practice]` keys of the forfait socle's majorations."""
+    return DoctorSituation(
+        zone=practice.string("zone", DoctorSituation.zone, choices=ZONES),
+        primo_installation_date=practice.optional_date("primo_installation_date"),
+        doctor_birth_date=practice.optional_date("doctor_birth_date"),
+    )
 
 
 def _mllp_settings(mllp: Section) -> MllpSettings:

@@ -42,6 +42,8 @@ class Patient:
     conditions: frozenset[str] = field(default_factory=frozenset, repr=False)
     flags: frozenset[str] = field(default_factory=frozenset, repr=False)
     opposition: bool = field(default=False, repr=False)
+    #: Complémentaire santé solidaire: the forfait socle adds a supplement for these patients.
+    c2s: bool = field(default=False, repr=False)
     mssante: str | None = field(default=None, repr=False)
     email: str | None = field(default=None, repr=False)
     telephone: str | None = field(default=None, repr=False)
@@ -60,6 +62,7 @@ class Patient:
             "conditions": sorted(self.conditions),
             "flags": sorted(self.flags),
             "opposition": self.opposition,
+            "c2s": self.c2s,
             "mssante": self.mssante,
             "email": self.email,
             "telephone": self.telephone,
@@ -81,6 +84,7 @@ class Patient:
             conditions=frozenset(data.get("conditions", ())),
             flags=frozenset(data.get("flags", ())),
             opposition=bool(data.get("opposition", False)),
+            c2s=bool(data.get("c2s", False)),
             mssante=data.get("mssante"),
             email=data.get("email"),
             telephone=data.get("telephone"),

@@ -228,7 +228,7 @@ def render_config(
 _CSV_ROSTER_COMMENT = """\
 # Adaptateur intégré « csv_roster » : la patientèle exportée par le logiciel médical
 # (patient_id,ins,nom,prenom,date_naissance,sexe,ald,conditions,flags,opposition,
-# mssante,email,telephone) et, facultativement, ses actes (patient_id,date,system,code).
+# mssante,email,telephone, et la colonne facultative c2s) et, facultativement, ses actes (patient_id,date,system,code).
 # Séparateur, encodage et forme des dates sont détectés dans chaque fichier (« auto ») :
 # « ; », « , » ou tabulation ; UTF-8 (avec ou sans BOM), sinon Windows-1252 ;
 # JJ/MM/AAAA ou AAAA-MM-JJ. Pour les imposer, décommentez et remplacez « auto » par :
@@ -263,6 +263,17 @@ territory = "metropole"
 # Autorités d'affectation (nom ou OID, PID-3.4 en HL7) sous lesquelles l'identifiant
 # « PI » d'un message est l'identifiant patient du cabinet. Vide : seul l'INS rapproche.
 patient_id_authorities = []
+# Rémunération FMT (fmt-plugin remuneration) : ce qui majore le forfait socle. Une seule
+# majoration s'applique, la plus forte (elles ne se cumulent pas).
+# Zone du cabinet : "aucune", "zip" (zone d'intervention prioritaire, +10 %) ou "qpv"
+# (quartier prioritaire de la politique de la ville, +10 %).
+# zone = "aucune"
+# Première installation en libéral (primo-installation), en ZIP ou QPV seulement :
+# +50 % l'année civile qui suit l'installation, +30 % la suivante. Date sans guillemets.
+# primo_installation_date = 2026-01-05
+# Date de naissance du médecin : +10 % à partir de 67 ans (âge au 31/12 de l'année
+# précédente). Date sans guillemets.
+# doctor_birth_date = 1958-06-30
 
 [store]
 # Base de données chiffrée (SQLite, un seul fichier). Toute donnée patient y est

@@ -156,7 +156,10 @@ def test_example_package_passes_its_own_suite(tmp_path):
     site = tmp_path / "site"
     write_dist_info(site, pyproject["project"]["name"], entry_points)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(site), str(EXAMPLE / "src")])
+    # The checkout's core first: the example must pass against this fmt-plugin, not against
+    # whichever one the interpreter has installed (a worktree shares the editable install).
+    core = Path(__file__).parents[1]
+    env["PYTHONPATH"] = os.pathsep.join([str(core), str(site), str(EXAMPLE / "src")])
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave no __pycache__ in examples/
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs"],

@@ -99,3 +99,15 @@ def test_most_adults_have_an_mssante_address(patients):
 def test_a_few_objections(patients):
     """A handful of patients object to recalls (RGPD opposition)."""
     assert 1 <= sum(p.opposition for p in patients) <= 25
+
+
+def test_about_one_patient_in_ten_has_the_c2s(patients):
+    """About 10 % have the Complémentaire santé solidaire."""
+    assert 0.07 <= share(patients, lambda p: p.c2s) <= 0.13
+
+
+def test_c2s_is_drawn_from_the_seed():
+    """The same seed gives the same patients with the C2S."""
+    first = [p.patient_id for p in generate_population(300, seed=7) if p.c2s]
+    again = [p.patient_id for p in generate_population(300, seed=7) if p.c2s]
+    assert first == again

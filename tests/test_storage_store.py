@@ -290,3 +290,24 @@ def test_undecryptable_row_makes_sync_fail_without_writing(store, store_path):
 def test_store_repr_shows_only_the_path(store, store_path):
     """repr(Store) names the file and nothing else."""
     assert repr(store) == f"<Store {store_path}>"
+
+
+def test_c2s_round_trips_through_the_encrypted_store(store):
+    """A patient with the C2S reads back with `c2s` True."""
+    store.sync_roster([patient("P001", c2s=True)], actor=ACTOR)
+    assert store.get_patient("P001").c2s is True
+
+
+class _PatientWrittenBeforeC2s(Patient):
+    """A patient as fmt-plugin stored them before `c2s` existed (no such key)."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: v for k, v in super().to_dict().items() if k != "c2s"}
+
+
+def test_record_written_before_c2s_existed_is_unchanged_by_the_next_sync(store):
+    """A stored record without `c2s` equals the same patient synced with c2s False."""
+    old = [_PatientWrittenBeforeC2s(**dataclasses.asdict(p)) for p in ROSTER]
+    store.sync_roster(old, actor=ACTOR)
+    summary = store.sync_roster(ROSTER, actor=ACTOR)
+    assert (summary.updated, summary.unchanged) == (0, 3)

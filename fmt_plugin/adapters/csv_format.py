@@ -216,6 +216,7 @@ ALIASES = {
     "date_de_l_acte": "date",
     "systeme": "system",
     "code_acte": "code",
+    "complementaire_sante_solidaire": "c2s",
 }
 
 

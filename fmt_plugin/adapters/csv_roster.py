@@ -1,6 +1,7 @@
 """The built-in `csv_roster` adapter: the patientèle and the EHR's acts, read from CSV exports.
 
-Two files with a header row: the roster (`ROSTER_COLUMNS`) and, optionally, the acts
+Two files with a header row: the roster (`ROSTER_COLUMNS`, and the optional
+`ROSTER_OPTIONAL_COLUMNS`) and, optionally, the acts
 (`ACTS_COLUMNS`), as an EHR or French Excel writes them: UTF-8 or Windows-1252, `,` `;` or tab
 separated, dates as JJ/MM/AAAA or AAAA-MM-JJ, each detected unless `[adapters.csv_roster]`
 sets it (see `csv_format`). Header names are matched without case, accents or spaces.
@@ -62,6 +63,9 @@ ROSTER_COLUMNS = (
     "email",
     "telephone",
 )
+#: Columns a roster may leave out (added after the first exports were written): an absent
+#: column reads as an empty cell in every record.
+ROSTER_OPTIONAL_COLUMNS = ("c2s",)
 ACTS_COLUMNS = ("patient_id", "date", "system", "code")
 
 ALD_NUMBERS = range(1, 33)
@@ -86,6 +90,9 @@ _OPPOSITION = {
     "vrai": True,
     "true": True,
 }
+# The C2S is a yes/no like the opposition, but an empty cell (or no column) means "no": an
+# export that does not know it must not stop the roster; the socle simply has no supplement.
+_C2S = {"": False, **_OPPOSITION}
 # Items of a list cell: `;` (the documented form), or `,` / `|` as some exports write them.
 _LIST_SEPARATORS = re.compile(r"[;,|]")
 _EXCEL_SEPARATOR_HINT = re.compile(r'"?sep=(.)"?', re.IGNORECASE)
@@ -135,7 +142,7 @@ def read_roster(
     problems: list[RowProblem] = []
     lines_by_id: dict[str, int] = {}
     owners_by_ins: dict[str, tuple[str, int]] = {}
-    for row in _rows(path, ROSTER_COLUMNS, problems, fmt):
+    for row in _rows(path, ROSTER_COLUMNS, problems, fmt, ROSTER_OPTIONAL_COLUMNS):
         patient = _patient_from(row, fmt.date_format)
         _check_unique_id(row, patient.patient_id, lines_by_id)
         if patient.ins is not None:
@@ -340,9 +347,16 @@ def _file_stamp(path: Path) -> tuple[int, int, int]:
 
 
 def _rows(
-    path: Path, columns: tuple[str, ...], problems: list[RowProblem], fmt: CsvFormat
+    path: Path,
+    columns: tuple[str, ...],
+    problems: list[RowProblem],
+    fmt: CsvFormat,
+    optional: tuple[str, ...] = (),
 ) -> Iterator[_Row]:
     """The data records of the CSV file at `path`; column and field problems go to `problems`.
+
+    Every record has a cell for each of `columns` and `optional` (empty when an optional
+    column is absent from the header).
 
     The whole file is read, decoded and its header checked before the first record is
     yielded, so an unreadable file raises `InputError` before any record is used.
@@ -381,7 +395,11 @@ def _rows(
     if header_record is None:
         raise InputError(f"fichier sans ligne d'en-tête — {reading}", path=path, line=1)
     header_line, raw_header = header_record
-    positions = _check_header(raw_header, columns, path, header_line, reading, problems)
+    positions = _check_header(
+        raw_header, columns, path, header_line, reading, problems, optional
+    )
+    positions |= _optional_positions(raw_header, optional, path, header_line, problems)
+    absent = dict.fromkeys((name for name in optional if name not in positions), "")
     for line, fields in records:
         fields = _fitted(fields, len(raw_header))
         if len(fields) > len(raw_header):
@@ -391,7 +409,7 @@ def _rows(
             problems.append(_problem(message, path, line))
             continue
         cells = {name: fields[index].strip() for name, index in positions.items()}
-        yield _Row(cells, line, path)
+        yield _Row(cells | absent, line, path)
 
 
 def _first_content_line(lines: list[str], start: int) -> int | None:
@@ -424,8 +442,11 @@ def _check_header(
     line: int,
     reading: str,
     problems: list[RowProblem],
+    optional: tuple[str, ...] = (),
 ) -> dict[str, int]:
     """Where each of `columns` sits in the header; raises InputError when one is missing.
+
+    The `optional` columns are not required, and not reported as unknown either.
 
     The names are compared folded (`Date naissance` is `date_naissance`). Unknown and
     unnamed columns are reported to `problems` and ignored.
@@ -461,7 +482,7 @@ def _check_header(
     # Empty names at the end are Excel's trailing separator, not columns.
     last_named = max(i for i, cell in enumerate(raw_header) if cell.strip())
     for index, (cell, name) in enumerate(zip(raw_header, names, strict=True)):
-        if name in columns or index > last_named:
+        if name in columns or name in optional or index > last_named:
             continue
         message = (
             f"colonne inconnue « {cell.strip()} » ignorée"
@@ -470,6 +491,26 @@ def _check_header(
         )
         problems.append(_problem(message, path, line, cell.strip() or None))
     return {name: names.index(name) for name in columns}
+
+
+def _optional_positions(
+    raw_header: list[str],
+    optional: tuple[str, ...],
+    path: Path,
+    line: int,
+    problems: list[RowProblem],
+) -> dict[str, int]:
+    """Where each of the `optional` columns present sits; a doubled one is refused."""
+    names = [csv_format.canonical_name(cell) for cell in raw_header]
+    doubled = sorted({name for name in optional if names.count(name) > 1})
+    if doubled:
+        raise InputError(
+            f"colonnes en double : {', '.join(doubled)} ; fichier non lu",
+            path=path,
+            line=line,
+            column=doubled[0],
+        )
+    return {name: names.index(name) for name in optional if name in names}
 
 
 def _records(path: Path, text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
@@ -529,6 +570,7 @@ def _patient_from(row: _Row, date_format: str) -> Patient:
         conditions=row.take("conditions", _conditions, frozenset()),
         flags=row.take("flags", _flags, frozenset()),
         opposition=row.take("opposition", _opposition, False),
+        c2s=row.take("c2s", _c2s, False),
         mssante=row.cells["mssante"] or None,
         email=row.cells["email"] or None,
         telephone=row.cells["telephone"] or None,
@@ -610,6 +652,13 @@ def _opposition(text: str, column: str) -> bool:
     value = _OPPOSITION.get(csv_format.fold_name(text))
     if value is None:
         raise _BadCell(f"« {column} » invalide, attendu 0 ou 1 (non ou oui)")
+    return value
+
+
+def _c2s(text: str, column: str) -> bool:
+    value = _C2S.get(csv_format.fold_name(text))
+    if value is None:
+        raise _BadCell(f"« {column} » invalide, attendu 0 ou 1 (non ou oui), ou vide")
     return value
 
 

@@ -14,6 +14,7 @@ IBD, chronic kidney disease), risk flags, objections; an MSSanté address for mo
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from datetime import date, timedelta
@@ -25,6 +26,8 @@ from fmt_plugin.rules.dates import completed_years
 SOURCE = "demo"
 DEFAULT_SEED = 2026
 DEFAULT_PATIENTS = 1500
+#: The share of demo patients with the Complémentaire santé solidaire (about one in ten).
+C2S_SHARE = 0.10
 
 # fmt: off
 #: (first age, last age, weight) of 5-year bands: France's pyramid, young adults a little
@@ -75,9 +78,14 @@ def generate_population(
 ) -> list[Patient]:
     """`count` patients with distinct valid INS and ids `P000001`…, aged on `reference_date`."""
     rng = random.Random(f"demo-population-{seed}")  # noqa: S311  # synthetic, reproducible
+    # Its own stream, so that adding the C2S left every other drawn value as it was.
+    c2s_rng = random.Random(f"demo-c2s-{seed}")  # noqa: S311  # synthetic, reproducible
     used_ins: set[str] = set()
     return [
-        _patient(rng, index, reference_date, used_ins, source)
+        dataclasses.replace(
+            _patient(rng, index, reference_date, used_ins, source),
+            c2s=c2s_rng.random() < C2S_SHARE,
+        )
         for index in range(1, count + 1)
     ]
 

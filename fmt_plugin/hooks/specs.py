@@ -34,7 +34,9 @@ if TYPE_CHECKING:
         StoredEvent,
     )
 
-#: Bumped when a hook is removed or its arguments change incompatibly.
+#: Bumped when a hook is removed or its arguments change incompatibly; not for additions an
+#: adapter written earlier cannot notice (a new hook, a model field with a default such as
+#: `Patient.c2s`). docs/adapters.md, "Versioning", lists the additions within a version.
 HOOKS_VERSION = 1
 
 

@@ -250,7 +250,10 @@ class Store:
         self, row: _Row, patient: Patient, now: str, actor: str
     ) -> bool:
         """Rewrite the row if its content or active flag differs; True when it did."""
-        changed = _changed_fields(self._decrypt_identity(row), patient.to_dict())
+        # Through from_dict, a record written before a field existed reads with its default,
+        # so adding a field to Patient does not make every patient "changed" at the next sync.
+        stored = Patient.from_dict(self._decrypt_identity(row)).to_dict()
+        changed = _changed_fields(stored, patient.to_dict())
         if not row.active:
             changed.append("active")
         if not changed:

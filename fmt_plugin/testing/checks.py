@@ -364,9 +364,9 @@ def _patient_issues(patient: Patient, as_of: date) -> list[str]:
             f"{who}: flags must be a frozenset of lower-case flags such as "
             "'risk:grippe' (the rule packs compare them exactly)"
         )
-    opposition: object = patient.opposition
-    if not isinstance(opposition, bool):
-        issues.append(f"{who}: opposition must be a bool")
+    for flag in ("opposition", "c2s"):
+        if not isinstance(getattr(patient, flag), bool):
+            issues.append(f"{who}: {flag} must be a bool")
     for field in ("nom", "prenom"):
         if not isinstance(getattr(patient, field), str):
             issues.append(f"{who}: {field} must be a string ('' when unknown)")

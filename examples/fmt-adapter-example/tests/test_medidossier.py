@@ -76,6 +76,12 @@ def test_portal_account_becomes_a_flag():
     assert with_portal == ["MD-1001", "MD-1003"]
 
 
+def test_c2s_is_read_and_absent_means_no():
+    """`"c2s": true` gives the C2S; the records without the field have none."""
+    export = read_export(EXPORT)
+    assert sorted(p.patient_id for p in export.patients if p.c2s) == ["MD-1003"]
+
+
 def test_portal_channel_writes_one_file_per_recall_without_identity(tmp_path):
     """Sending twice the same recall leaves one file, naming the patient by id only."""
     patient = Patient(

@@ -218,6 +218,7 @@ def _patient_from(record: _Record) -> Patient:
         conditions=record.take("cim10", _conditions, frozenset()),
         flags=flags,
         opposition=record.take("opposition", _boolean, False),
+        c2s=record.take("c2s", _boolean, False),
         mssante=record.take("mssante", _optional_text, None),
         email=record.take("email", _optional_text, None),
         telephone=record.take("telephone", _optional_text, None),
