@@ -20,6 +20,7 @@ from fmt_plugin.commands import (
     reports,
     rules,
     snapshots,
+    users,
 )
 from fmt_plugin.config import CONFIG_ENV_VAR
 from fmt_plugin.demo.command import add_demo_command
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     recalls.register(commands, common)
     add_demo_command(commands)
     audit.register(commands, common)
+    users.register(commands, common)
     _name_command_groups(parser)
     return parser
 

@@ -25,6 +25,7 @@ from fmt_plugin.errors import DecryptionError, StoreError
 from fmt_plugin.model import Patient
 from fmt_plugin.rules.model import Override, OverrideKind
 from fmt_plugin.storage import db
+from fmt_plugin.storage.accounts import UserAccounts
 from fmt_plugin.storage.audit import AuditLog, AuditReport
 from fmt_plugin.storage.crypto import FieldCipher
 from fmt_plugin.storage.inbox import Hl7Inbox
@@ -104,6 +105,7 @@ class Store:
         self.outbox = RecallOutbox(conn, self._cipher, self._audit, self._write)
         self.snapshots = RateSnapshots(conn, self._write)
         self.statuses = IndicatorStatuses(conn, self._cipher, self._write)
+        self.accounts = UserAccounts(conn, self._audit, self._write)
 
     def __repr__(self) -> str:
         return f"<Store {self.path}>"

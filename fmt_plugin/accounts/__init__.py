@@ -1,0 +1,1 @@
+"""The practice's local accounts: roles, password hashing, log-in with lock-out."""
