@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 from fmt_plugin.hl7 import ack
-from fmt_plugin.ingest import Incoming, Ingestor, IngestOutcome
+from fmt_plugin.ingest import Disposition, Incoming, Ingestor, IngestOutcome
 from fmt_plugin.mllp.server import PeerInfo
 from fmt_plugin.storage.inbox import Rejection
 from fmt_plugin.timezone import PARIS
@@ -41,6 +41,8 @@ class IngestReceiver:
 
     `open_ingestor` runs on the store thread (SQLite connections belong to the thread that
     opened them) and returns the ingestor and a function closing what it opened.
+    `on_patients_written` is told, after the ACKs are released, which patients the accepted
+    messages of a commit were about (the service re-evaluates them in the background).
     """
 
     def __init__(
@@ -48,9 +50,11 @@ class IngestReceiver:
         open_ingestor: Callable[[], tuple[Ingestor, Callable[[], None]]],
         *,
         max_message_bytes: int,
+        on_patients_written: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self._open = open_ingestor
         self._max_bytes = max_message_bytes
+        self._on_patients_written = on_patients_written
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="fmt-store")
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._ingestor: Ingestor | None = None
@@ -153,3 +157,12 @@ class IngestReceiver:
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.future.done():
                 pending.future.set_result(outcome)
+        if self._on_patients_written is not None:
+            # After the futures: the ACKs go out first, whatever the listener does next.
+            self._on_patients_written(
+                [
+                    o.patient_id
+                    for o in outcomes
+                    if o.patient_id and o.disposition is Disposition.ACCEPTED
+                ]
+            )

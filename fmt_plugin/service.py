@@ -34,6 +34,7 @@ from fmt_plugin.preflight import Preflight, check_installation
 from fmt_plugin.recalls.delivery import recover_interrupted
 from fmt_plugin.recalls.jobs import stopping
 from fmt_plugin.receiver import IngestReceiver
+from fmt_plugin.status_refresh import StatusRefresher
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
 from fmt_plugin.systemd import notify
 from fmt_plugin.timezone import PARIS
@@ -118,12 +119,20 @@ async def run_service(
     if stop is None:
         stop = stop_on_signals()
     store_side = _StoreSide(config_path)
-    receiver = IngestReceiver(store_side.open, max_message_bytes=mllp.max_message_bytes)
+    refresher = StatusRefresher(config_path)
+    receiver = IngestReceiver(
+        store_side.open,
+        max_message_bytes=mllp.max_message_bytes,
+        on_patients_written=refresher.notify,
+    )
     parts = _Parts(
-        receiver, MllpServer(receiver, mllp)
+        receiver, MllpServer(receiver, mllp), refresher
     )  # the TLS settings checked first
     try:
         await receiver.start()
+        await (
+            refresher.start()
+        )  # after the store side: the store is checked and migrated
         parts.scheduler = await asyncio.to_thread(_start_recalls, config, config_path)
         await parts.listener.start()
         scheme = "MLLP/TLS" if mllp.tls_cert else "MLLP"
@@ -162,6 +171,7 @@ class _Parts:
 
     receiver: IngestReceiver
     listener: MllpServer
+    refresher: StatusRefresher
     scheduler: BackgroundScheduler | None = None
     status: StatusHttpServer | None = None
 
@@ -176,6 +186,8 @@ class _Parts:
             )
             # The listener is closed: commit what it queued, then close the store.
             await self.receiver.stop()
+            # Then the patients of those last messages, and its own connection.
+            await self.refresher.stop()
         finally:
             stopping.clear()
 

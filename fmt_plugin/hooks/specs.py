@@ -159,9 +159,11 @@ def fmt_status_changed(change: StatusChange) -> None:
     """Be told that an indicator's status changed for a patient (e.g. to update the EHR's dashboard).
 
     Notification: every adapter is called, once per change, after the new status was recorded.
-    The service's nightly status snapshot (`[recalls] snapshot_time`, 02:00 by default)
-    compares each patient's statuses with the previous night's: a new status or a new due
-    date is a change; a patient's first evaluation reports every indicator with `old_status`
+    The service calls it within seconds of a committed message, for the patient the message
+    is about (re-evaluated in the background, after the ACK), and its nightly status snapshot
+    (`[recalls] snapshot_time`, 02:00 by default) re-evaluates everyone, so a date change
+    reaches every patient. Each compares the patient's statuses with the last remembered: a
+    new status or a new due date is a change; a patient's first evaluation reports every indicator with `old_status`
     None. An exception is logged (its type only) and the other changes are still notified.
     Must not block.
 

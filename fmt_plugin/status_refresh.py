@@ -1,0 +1,136 @@
+"""Re-evaluate, in the background, the patients whose messages were just committed.
+
+The listener acknowledges a message as soon as it is committed; what the message changes for
+the patient (a HbA1c making `suivi_hba1c` `fait`) is then evaluated here, a moment later, on a
+thread and a store connection of its own, so no ACK ever waits for an evaluation. The new
+statuses replace the remembered ones (encrypted) and every change goes to the adapters'
+`fmt_status_changed` within seconds, not only at the nightly snapshot (which still
+re-evaluates everyone, so a date change reaches every patient).
+
+Patients named in a burst are coalesced: one evaluation for all of them after `delay_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
+from fmt_plugin.installation import Installation, open_installation
+from fmt_plugin.status_tracking import track_status_changes
+from fmt_plugin.timezone import today_in_paris
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: How long a burst of messages is gathered before its patients are evaluated together.
+DEFAULT_DELAY_S = 0.5
+
+
+class StatusRefresher:
+    """Keeps the remembered statuses of recently-written patients current."""
+
+    def __init__(
+        self,
+        config_path: Path,
+        *,
+        delay_s: float = DEFAULT_DELAY_S,
+        today: Callable[[], date] = today_in_paris,
+    ) -> None:
+        self._config_path = config_path
+        self._delay_s = delay_s
+        self._today = today
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="fmt-statuses")
+        self._installation: Installation | None = None
+        self._pending: set[str] = set()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        #: Evaluations run, patients re-evaluated since start, and the changes they made.
+        self.runs = 0
+        self.refreshed = 0
+        self.changes = 0
+
+    async def start(self) -> None:
+        """Open the installation on the refresher's own thread and start waiting."""
+        self._installation = await self._on_thread(
+            lambda: open_installation(self._config_path)
+        )
+        self._task = asyncio.create_task(self._loop(), name="fmt-status-refresh")
+
+    def notify(self, patient_ids: Iterable[str]) -> None:
+        """These patients' records changed: evaluate them soon (returns at once)."""
+        new = set(patient_ids)
+        if not new:
+            return
+        self._pending |= new
+        self._idle.clear()
+        self._wake.set()
+
+    async def idle(self) -> None:
+        """Wait until every patient notified so far has been re-evaluated."""
+        await self._idle.wait()
+
+    async def stop(self) -> None:
+        """Evaluate what is pending, then close the store connection and the thread."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        if self._installation is not None:
+            await self._on_thread(self._installation.close)
+            self._installation = None
+        self._executor.shutdown(wait=True)
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._pending and not self._stopping:
+                await asyncio.sleep(self._delay_s)  # gather the rest of the burst
+            if self._pending:
+                batch, self._pending = self._pending, set()
+                try:
+                    await self._on_thread(partial(self._refresh, batch))
+                except Exception as exc:  # noqa: BLE001 -- the nightly run catches up
+                    log.error(
+                        "background re-evaluation of %d patient(s) failed: %s",
+                        len(batch),
+                        type(exc).__name__,
+                    )
+            if not self._pending:
+                self._idle.set()
+            if self._stopping and not self._pending:
+                return
+
+    def _refresh(self, patient_ids: set[str]) -> None:
+        installation = self._installation
+        if installation is None:
+            raise RuntimeError("status refresher not started")
+        pack = select_rule_pack(installation.config, installation.pm)
+        practice = evaluate_practice(
+            installation.store,
+            installation.pm,
+            pack,
+            self._today(),
+            patient_ids=sorted(patient_ids),
+        )
+        self.changes += track_status_changes(
+            installation.store, installation.pm, practice
+        )
+        self.refreshed += len(practice.evaluations)
+        self.runs += 1
+
+    async def _on_thread(self, function: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, function
+        )

@@ -1,0 +1,134 @@
+"""Statuses kept current in the background after each committed message, without delaying ACKs."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import PUBLIC_SCENARIO
+from test_service import send_mllp, serve_during
+
+from fmt_plugin.ingest import Incoming
+from fmt_plugin.installation import open_installation
+from fmt_plugin.service import ServiceReady, installation_ingestor
+from fmt_plugin.status_refresh import StatusRefresher
+
+AS_OF = date(2026, 3, 15)
+RECORDER = """
+import threading
+
+from fmt_plugin.hooks import hookimpl
+
+CHANGES = []
+CHANGED = threading.Event()
+
+
+@hookimpl
+def fmt_status_changed(change):
+    CHANGES.append(change)
+    CHANGED.set()
+"""
+
+
+@pytest.fixture
+def recorder(scenario_config: Path, tmp_path: Path, monkeypatch):
+    """An adapter recording `fmt_status_changed`, loaded by the installation's plugins."""
+    folder = tmp_path / "adapters"
+    folder.mkdir()
+    (folder / "status_recorder.py").write_text(RECORDER, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(folder))
+    text = scenario_config.read_text(encoding="utf-8")
+    scenario_config.write_text(
+        text.replace("modules = []", 'modules = ["status_recorder"]'), encoding="utf-8"
+    )
+    module = importlib.import_module("status_recorder")
+    yield module
+    sys.modules.pop("status_recorder", None)
+
+
+def ingest(config: Path, name: str) -> None:
+    """Commit one message of the public scenario through the pipeline the listener uses."""
+    raw = (PUBLIC_SCENARIO / "messages" / name).read_bytes()
+    with open_installation(config) as installation:
+        installation_ingestor(installation).ingest(
+            [Incoming(raw, "import")], acknowledge=False
+        )
+
+
+def test_a_committed_result_updates_the_patients_status_and_tells_the_adapters(
+    scenario_config, recorder
+):
+    """An HbA1c for Q06: suivi_hba1c goes from à vérifier to fait, remembered and notified."""
+
+    async def main() -> None:
+        refresher = StatusRefresher(scenario_config, delay_s=0, today=lambda: AS_OF)
+        await refresher.start()
+        try:
+            refresher.notify(["Q06"])  # the patient as he was: the baseline
+            await refresher.idle()
+            recorder.CHANGES.clear()
+            ingest(scenario_config, "q06_hba1c.hl7")
+            refresher.notify(["Q06"])
+            await refresher.idle()
+        finally:
+            await refresher.stop()
+
+    asyncio.run(main())
+    changes = [
+        (c.patient_id, c.indicator, c.old_status, c.new_status)
+        for c in recorder.CHANGES
+    ]
+    assert changes == [("Q06", "suivi_hba1c", "a_verifier", "fait")]
+    with open_installation(scenario_config) as installation:
+        assert installation.store.statuses.all()["Q06"]["suivi_hba1c"].status == "fait"
+
+
+def test_a_burst_of_messages_is_evaluated_once(scenario_config):
+    """Patients notified close together are evaluated in one run, each once."""
+
+    async def main() -> StatusRefresher:
+        refresher = StatusRefresher(scenario_config, delay_s=0.2, today=lambda: AS_OF)
+        await refresher.start()
+        try:
+            for patient_id in ("Q05", "Q06", "Q07", "Q06"):
+                refresher.notify([patient_id])
+            await refresher.idle()
+        finally:
+            await refresher.stop()
+        return refresher
+
+    refresher = asyncio.run(main())
+    assert (refresher.runs, refresher.refreshed) == (1, 3)
+
+
+def test_stop_evaluates_what_is_still_pending(scenario_config):
+    """Stopping right after a notification still records that patient's statuses."""
+
+    async def main() -> None:
+        refresher = StatusRefresher(scenario_config, delay_s=60, today=lambda: AS_OF)
+        await refresher.start()
+        refresher.notify(["Q07"])
+        await refresher.stop()
+
+    asyncio.run(main())
+    with open_installation(scenario_config) as installation:
+        assert "Q07" in installation.store.statuses.all()
+
+
+def test_the_service_notifies_a_status_change_seconds_after_the_ack(
+    scenario_config, recorder
+):
+    """Over MLLP: the ACK first, then `fmt_status_changed` for that patient, not at night."""
+
+    async def scenario(ready: ServiceReady) -> None:
+        raw = (PUBLIC_SCENARIO / "messages" / "q06_hba1c.hl7").read_bytes()
+        (answer,) = await send_mllp(ready, [raw])
+        assert b"MSA|CA" in answer  # commit accept (the lab asks for enhanced mode)
+        assert await asyncio.to_thread(recorder.CHANGED.wait, 30)
+
+    serve_during(scenario_config, scenario)
+    assert {c.patient_id for c in recorder.CHANGES} == {"Q06"}
