@@ -125,6 +125,7 @@ def test_migrations_recorded_and_not_reapplied(store_path, keyring):
         (6, "messages_received_index"),
         (7, "indicator_statuses"),
         (8, "hl7_discarded"),
+        (9, "user_accounts"),
     ]
     assert after == before
 
