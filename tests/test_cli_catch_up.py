@@ -17,18 +17,9 @@ BEFORE = "2026-12-31"  # the last day of Q01's MenACWY window
 
 
 @pytest.fixture
-def installation(run_cli: RunCli, public_scenario: Path) -> str:
-    """A fresh installation on the public scenario's CSV files (roster loaded by init)."""
-    result = run_cli(
-        "init",
-        "inst",
-        "--roster",
-        public_scenario / "roster.csv",
-        "--acts",
-        public_scenario / "acts.csv",
-    )
-    assert result.returncode == 0, result.stderr
-    return "inst/fmt.toml"
+def installation(scenario_config: Path) -> Path:
+    """A fresh installation on the public scenario's CSV files (conftest's `init`)."""
+    return scenario_config
 
 
 def report_json(run_cli: RunCli, config: str, as_of: str) -> dict:

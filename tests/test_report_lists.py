@@ -18,18 +18,9 @@ AS_OF = "2026-03-15"
 
 
 @pytest.fixture
-def config(run_cli: RunCli, public_scenario: Path) -> str:
-    """A fresh installation on the public scenario's CSV files (roster loaded by init)."""
-    result = run_cli(
-        "init",
-        "inst",
-        "--roster",
-        public_scenario / "roster.csv",
-        "--acts",
-        public_scenario / "acts.csv",
-    )
-    assert result.returncode == 0, result.stderr
-    return "inst/fmt.toml"
+def config(scenario_config: Path) -> Path:
+    """A fresh installation on the public scenario's CSV files (conftest's `init`)."""
+    return scenario_config
 
 
 def report(run_cli: RunCli, config: str, *extra: str, columns: str = "") -> str:

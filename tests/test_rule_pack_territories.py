@@ -24,13 +24,9 @@ def pack():
 
 
 @pytest.fixture
-def config(run_cli: RunCli, public_scenario: Path) -> Path:
-    result = run_cli(
-        "init", "inst", "--roster", public_scenario / "roster.csv",
-        "--acts", public_scenario / "acts.csv",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return Path("inst/fmt.toml")
+def config(scenario_config: Path) -> Path:
+    """A fresh installation on the public scenario's CSV files (conftest's `init`)."""
+    return scenario_config
 
 
 def set_territory(tmp_path: Path, territory: str) -> None:
