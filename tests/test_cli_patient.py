@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from conftest import RunCli
+from terminal import run_at_terminal
 
 AS_OF = "2026-03-15"
 
@@ -168,48 +164,8 @@ def test_the_query_is_not_written_to_the_log(run_cli, config, tmp_path):
 
 
 def at_terminal(cwd: Path, *args: str, answers: list[str]) -> tuple[int, str]:
-    """Run the CLI with a pseudo-terminal as stdin and stdout; answer each prompt in turn."""
-    master, slave = os.openpty()
-    environ = {k: v for k, v in os.environ.items() if k != "FMT_CONFIG"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fmt_plugin", *args],
-        stdin=slave,
-        stdout=slave,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        env=environ,
-    )
-    os.close(slave)
-    try:
-        output = b""
-        for answer in answers:
-            output += _read_until(master, b"annuler) : ")
-            os.write(master, answer.encode() + b"\n")
-        output += _read_until(master, None)
-        process.wait(timeout=60)
-    finally:
-        os.close(master)
-        if process.stderr is not None:
-            process.stderr.close()
-    return process.returncode, output.decode("utf-8").replace("\r\n", "\n")
-
-
-def _read_until(fd: int, marker: bytes | None, timeout: float = 60) -> bytes:
-    """What the terminal shows until `marker` appears (None: until the program exits)."""
-    data = b""
-    deadline = time.monotonic() + timeout
-    while marker is None or marker not in data:
-        ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
-        if not ready:
-            raise AssertionError(f"no {marker!r} on the terminal: {data!r}")
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO: the program closed the terminal
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
+    """Run the CLI at a pseudo-terminal, answering each choice prompt in turn."""
+    return run_at_terminal(cwd, *args, answers=answers, prompt=b"annuler) : ")
 
 
 def test_at_a_terminal_the_number_typed_shows_that_patient(tmp_path, config):

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from conftest import RunCli
+from terminal import run_at_terminal
 
 PASSWORD = "correct-horse-battery"
 
@@ -136,42 +132,8 @@ def test_the_password_is_in_neither_the_log_nor_the_store(run_cli, config, tmp_p
 
 
 def typed(cwd: Path, *args: str, answers: list[str]) -> tuple[int, str]:
-    """Run the CLI on a pseudo-terminal (getpass reads it) and type each answer at a prompt."""
-    master, slave = os.openpty()
-    environ = {k: v for k, v in os.environ.items() if k != "FMT_CONFIG"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fmt_plugin", *args],
-        stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=environ,
-        start_new_session=True,  # the pty becomes its controlling terminal: getpass uses it
-    )  # fmt: skip
-    os.close(slave)
-    shown = b""
-    try:
-        for answer in answers:
-            shown += _read_until(master, b" : ")
-            os.write(master, answer.encode() + b"\n")
-        shown += _read_until(master, None)
-        process.wait(timeout=60)
-    finally:
-        os.close(master)
-    return process.returncode, shown.decode("utf-8", "replace")
-
-
-def _read_until(fd: int, marker: bytes | None, timeout: float = 60) -> bytes:
-    data = b""
-    deadline = time.monotonic() + timeout
-    while marker is None or not data.rstrip().endswith(marker.rstrip()):
-        ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
-        if not ready:
-            raise AssertionError(f"no {marker!r} on the terminal: {data!r}")
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO: the program closed the terminal
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
+    """Run the CLI at a pseudo-terminal (getpass reads it), answering each password prompt."""
+    return run_at_terminal(cwd, *args, answers=answers, prompt=b" : ")
 
 
 def test_at_a_terminal_the_password_is_typed_twice_without_echo(tmp_path, config):
