@@ -27,6 +27,7 @@ from fmt_plugin.rules.pack import (
     Alternative,
     CalendarYearRule,
     DosesRule,
+    Inclusion,
     Indicator,
     Requirement,
     RollingRule,
@@ -163,11 +164,12 @@ def _evaluate_facts(
 ) -> PatientEvaluation:
     statuses: dict[str, IndicatorStatus] = {}
     for indicator in pack.indicators:
-        if not indicator.population.includes(patient, as_of):
+        inclusion = indicator.population.inclusion(patient, as_of)
+        if inclusion is None:
             continue
         mine = [o for o in active if o.indicator == indicator.id]
         status = _evaluate_indicator(pack, indicator, patient, facts, mine, as_of)
-        if not indicator.population.counts_for_fmt(patient, as_of):
+        if inclusion is Inclusion.HORS_FMT:
             status = replace(status, hors_fmt=True)
         statuses[indicator.id] = status
     return PatientEvaluation(patient.patient_id, as_of, statuses)

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from enum import Enum
 from functools import cached_property
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -196,6 +197,13 @@ class AgeBounds:
         return self.until is None or on < self.until.birthday(birth_date)
 
 
+class Inclusion(Enum):
+    """How a patient is in an indicator's population."""
+
+    FMT = "fmt"  # in a group the FMT pays for
+    HORS_FMT = "hors_fmt"  # only in groups recommended beyond the FMT
+
+
 @dataclass(frozen=True)
 class PopulationGroup:
     """One way into a population: an age range and, when given, one of some markers.
@@ -225,20 +233,21 @@ class Population:
 
     def includes(self, patient: Patient, as_of: date) -> bool:
         """True when the patient belongs to the population at `as_of`."""
+        return self.inclusion(patient, as_of) is not None
+
+    def inclusion(self, patient: Patient, as_of: date) -> Inclusion | None:
+        """How the patient is in the population at `as_of`: for the FMT, only recommended
+        (every group they fit says `fmt = false`: hors FMT), or not at all (None)."""
         if self.sex is not None and patient.sex != self.sex:
-            return False
+            return None
         if not self.ages.contains(patient.birth_date, as_of):
-            return False
-        return not self.any_of or any(g.includes(patient, as_of) for g in self.any_of)
-
-    def counts_for_fmt(self, patient: Patient, as_of: date) -> bool:
-        """True when a patient of the population is in it through a group the FMT pays for.
-
-        False for a patient only recommended (`fmt = false` groups): hors FMT.
-        """
+            return None
         if not self.any_of:
-            return True
-        return any(g.fmt and g.includes(patient, as_of) for g in self.any_of)
+            return Inclusion.FMT
+        fitting = [g for g in self.any_of if g.includes(patient, as_of)]
+        if not fitting:
+            return None
+        return Inclusion.FMT if any(g.fmt for g in fitting) else Inclusion.HORS_FMT
 
     def membership(self, patient: Patient, as_of: date) -> Membership | None:
         """Why the patient is in the population at `as_of`; None when they are not.
