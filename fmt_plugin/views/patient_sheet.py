@@ -91,23 +91,18 @@ def render_patient_sheet(
         for indicator in indicators:
             status = evaluation.statuses[indicator.id]
             membership = indicator.population.membership(patient, as_of)
-            block = _indicator_lines(indicator, status, membership, overrides, as_of)
-            if isinstance(indicator.rule, SeasonalRule):
-                # After the header and the "why": which campaign, and if its dates are sure.
-                block.insert(
-                    2 if _why_given(block) else 1,
-                    f"    {campaign_text(pack.seasons, as_of)}",
-                )
-            lines += block
+            campaign = (
+                campaign_text(pack.seasons, as_of)
+                if isinstance(indicator.rule, SeasonalRule)
+                else None
+            )
+            lines += _indicator_lines(
+                indicator, status, membership, overrides, as_of, campaign
+            )
     if overrides:
         lines += ["", "Décisions du cabinet"]
         lines += [_override_line(pack, o) for o in overrides]
     return "\n".join(lines) + "\n"
-
-
-def _why_given(block: Sequence[str]) -> bool:
-    """True when an indicator's lines say why the patient is concerned (second line)."""
-    return len(block) > 1 and block[1].startswith("    Concerné(e) :")
 
 
 def _identity(patient: Patient, evaluation: PatientEvaluation) -> str:
@@ -128,11 +123,16 @@ def _indicator_lines(
     membership: Membership | None,
     overrides: Sequence[Override],
     as_of: date,
+    campaign: str | None = None,
 ) -> list[str]:
+    """The indicator's header, why the patient is concerned, the flu/covid campaign it is
+    about (and whether its dates are sure), the status's details and the acts."""
     lines = [f"  {indicator.label} : {status.label}"]
     why = membership_text(membership) if membership is not None else ""
     if why:
         lines.append(f"    Concerné(e) : {why}")
+    if campaign is not None:
+        lines.append(f"    {campaign}")
     lines += [f"    {line}" for line in _status_details(indicator, status, as_of)]
     if status.evidence:
         lines += [
