@@ -85,6 +85,15 @@ def _listed(
     return rows
 
 
+def _sorted_listed(
+    report: PracticeEvaluation, options: ReportOptions
+) -> list[tuple[PatientEvaluation, dict[str, IndicatorStatus]]]:
+    """The listed patients in the order of `--sort` (`-key`: descending)."""
+    listed = _listed(report, options)
+    listed.sort(key=_sort_key(report, options), reverse=options.sort.startswith("-"))
+    return listed
+
+
 def listed_rates(
     report: PracticeEvaluation, options: ReportOptions
 ) -> dict[str, IndicatorRate]:
@@ -181,8 +190,7 @@ class ReportRow:
 
 def report_rows(report: PracticeEvaluation, options: ReportOptions) -> list[ReportRow]:
     """Every listed patient × indicator, sorted as the table is, for the files."""
-    listed = _listed(report, options)
-    listed.sort(key=_sort_key(report, options), reverse=options.sort.startswith("-"))
+    listed = _sorted_listed(report, options)
     rows = []
     for evaluation, statuses in listed:
         patient = report.patients[evaluation.patient_id]
@@ -268,8 +276,7 @@ def render_table(report: PracticeEvaluation, options: ReportOptions) -> str:
     Dernier acte). Without: one line per patient and indicator, the patient's cells on
     their first line only. Patients with nothing listed are left out.
     """
-    listed = _listed(report, options)
-    listed.sort(key=_sort_key(report, options), reverse=options.sort.startswith("-"))
+    listed = _sorted_listed(report, options)
     if options.indicator is None:
         rows, shrinkable = _practice_rows(report, listed)
     else:
