@@ -11,12 +11,12 @@ raises with the query's text: it may be a name, a NIR or a birth date.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from fmt_plugin.accents import without_accents
 from fmt_plugin.errors import UsageError
 from fmt_plugin.model import Patient
 from fmt_plugin.storage.store import Store
@@ -148,9 +148,7 @@ def search_store(store: Store, query: str) -> PatientMatches:
 
 def name_words(text: str) -> list[str]:
     """The words of a name, without accents, case-folded: `Hélène N'Diaye` → helene, n, diaye."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return [w for w in _NAME_SEPARATORS.split(plain.casefold()) if w]
+    return [w for w in _NAME_SEPARATORS.split(without_accents(text).casefold()) if w]
 
 
 def _searchable_names(patient: Patient) -> list[str]:

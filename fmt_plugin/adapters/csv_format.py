@@ -18,10 +18,11 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+
+from fmt_plugin.accents import without_accents
 
 #: The separators detected, and how messages name them.
 DELIMITERS = {",": "virgule", ";": "point-virgule", "\t": "tabulation"}
@@ -225,8 +226,7 @@ def fold_name(name: str) -> str:
 
     `Date naissance`, `DATE_NAISSANCE` and `date-naissance` all give `date_naissance`.
     """
-    decomposed = unicodedata.normalize("NFKD", name)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    plain = without_accents(name).casefold()
     return "_".join(re.findall(r"[a-z0-9]+", plain))
 
 

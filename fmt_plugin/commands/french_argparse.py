@@ -9,8 +9,9 @@ than fail.
 from __future__ import annotations
 
 import argparse
-import unicodedata
 from collections.abc import Iterable, Mapping
+
+from fmt_plugin.accents import without_accents
 
 #: argparse's own strings that a user can see (Python 3.11 to 3.14), and their French.
 #: Left out: the messages of a programming error in a parser (conflicting options…).
@@ -96,8 +97,7 @@ def folded(text: str) -> str:
 
     `Envoi en cours`, `envoi-en-cours` and `envoi_en_cours` all fold to `envoi_en_cours`.
     """
-    decomposed = unicodedata.normalize("NFKD", text.strip())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    bare = without_accents(text.strip()).casefold()
     return "_".join(bare.replace("-", " ").replace("_", " ").split())
 
 

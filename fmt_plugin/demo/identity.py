@@ -8,7 +8,6 @@ month of birth, as a real NIR does.
 from __future__ import annotations
 
 import random
-import unicodedata
 from datetime import date
 
 from fmt_plugin.ins import check_ins
@@ -88,9 +87,3 @@ def draw_ins(rng: random.Random, sex: Sex, birth: date, used: set[str]) -> str:
             continue
         used.add(check_ins(ins))  # raises InvalidIns if this generator is wrong
         return ins
-
-
-def ascii_letters(text: str) -> str:
-    """`text` without its accents (for email addresses)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))

@@ -19,7 +19,8 @@ import itertools
 import random
 from datetime import date, timedelta
 
-from fmt_plugin.demo.identity import ascii_letters, draw_ins, draw_names
+from fmt_plugin.accents import without_accents
+from fmt_plugin.demo.identity import draw_ins, draw_names
 from fmt_plugin.model import Patient, Sex
 from fmt_plugin.rules.dates import completed_years
 
@@ -108,7 +109,7 @@ def _patient(
     adult = age >= 18
     email = None
     if rng.random() < (0.55 if adult else 0.3):
-        email = f"{ascii_letters(prenom)}.{ascii_letters(nom)}{index}@example.org"
+        email = f"{without_accents(prenom)}.{without_accents(nom)}{index}@example.org"
     return Patient(
         patient_id=f"P{index:06d}",
         source=source,
