@@ -345,15 +345,31 @@ class Hl7Settings:
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """`[http]`: the local status endpoint (`/health`, `/status`), never any patient data.
+    """`[http]`: the practice dashboard and the status endpoint (`/health`, `/status`).
 
-    It listens on the loopback interface by default: it is for the machine's supervision
-    (systemd, a monitoring agent), not for the network.
+    It listens on the loopback interface by default. Any other address shows patient data
+    to the network, so it is refused without TLS (`tls_cert` and `tls_key`).
     """
 
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 8575
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: A dashboard session ends after this long without a request.
+    session_idle_minutes: int = 30
+    #: Failed log-ins in a row that lock an account, and for how long.
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+
+    @property
+    def loopback_only(self) -> bool:
+        """True when only this machine can reach the address."""
+        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+
+
+#: The addresses that only the machine itself can reach.
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 @dataclass(frozen=True)
@@ -656,7 +672,30 @@ def _http_settings(section: Section) -> HttpSettings:
         enabled=section.boolean("enabled", defaults.enabled),
         host=section.string("host", defaults.host),
         port=section.integer("port", defaults.port, minimum=0, maximum=65535),
+        tls_cert=section.optional_path("tls_cert", must_exist=True),
+        tls_key=section.optional_path("tls_key", must_exist=True),
+        session_idle_minutes=section.integer(
+            "session_idle_minutes", defaults.session_idle_minutes, minimum=1
+        ),
+        login_max_failures=section.integer(
+            "login_max_failures", defaults.login_max_failures, minimum=1
+        ),
+        login_lockout_minutes=section.integer(
+            "login_lockout_minutes", defaults.login_lockout_minutes, minimum=1
+        ),
     )
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        missing = "tls_key" if settings.tls_key is None else "tls_cert"
+        raise section.error(
+            missing, "TLS demande le certificat et sa clé", "les deux clés"
+        )
+    if settings.enabled and not settings.loopback_only and settings.tls_cert is None:
+        raise section.error(
+            "host",
+            f"le tableau de bord montre des données de santé : l'adresse {settings.host!r}"
+            " est joignable depuis le réseau, elle exige TLS",
+            "127.0.0.1, ou tls_cert et tls_key",
+        )
     section.finish()
     return settings
 

@@ -378,12 +378,21 @@ jobstore = "jobs.sqlite3"
 # templates = "modeles/"
 
 [http]
-# Page d'état locale du service : /health (200 si tout fonctionne, 503 sinon) pour la
-# supervision, /status (JSON : version, adaptateurs, messages du jour, rappels par état,
-# prochaines tâches). Aucune donnée patient. Laissez-la sur 127.0.0.1.
+# Le tableau de bord du cabinet (http://127.0.0.1:8575/, comptes : `fmt-plugin users add`)
+# et la page d'état du service : /health (200 si tout fonctionne, 503 sinon) pour la
+# supervision, /status (JSON, aucune donnée patient). Le tableau de bord montre des données
+# de santé : sur une autre adresse que 127.0.0.1, TLS est obligatoire (tls_cert, tls_key),
+# sinon le service refuse de démarrer.
 enabled = true
 host = "127.0.0.1"
 port = 8575
+# tls_cert = "certs/tableau-de-bord.crt"
+# tls_key = "certs/tableau-de-bord.key"
+# Une session sans activité se ferme après ce délai (minutes).
+session_idle_minutes = 30
+# Après ce nombre d'échecs de connexion de suite, le compte est verrouillé (minutes).
+login_max_failures = 5
+login_lockout_minutes = 15
 
 [service]
 # À l'arrêt (SIGTERM, Ctrl-C) : délai maximal, en secondes, pour terminer les messages en
