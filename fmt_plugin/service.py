@@ -3,9 +3,10 @@
 Start: the configuration (fails fast on a bad file), then on the store thread the installation
 (keys, store, adapters) and the pre-flight checks (rule packs, channel certificates, TLS files),
 the recovery of interrupted recalls, then the recall scheduler, the MLLP listener and the
-local status endpoint. Any failure there stops start-up with one clear error.
+dashboard (with `/health` and `/status`) on the same event loop. Any failure there stops
+start-up with one clear error.
 
-Stop (SIGTERM, SIGINT), within `[service] shutdown_timeout_s`: the status endpoint closes; the
+Stop (SIGTERM, SIGINT), within `[service] shutdown_timeout_s`: the dashboard closes; the
 listener stops taking connections and finishes the messages in flight while the recall
 delivery finishes the message it is handing over; the last commits land; the store closes.
 """
@@ -38,7 +39,9 @@ from fmt_plugin.status_refresh import StatusRefresher
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
 from fmt_plugin.systemd import notify
 from fmt_plugin.timezone import PARIS
-from fmt_plugin.web.server import StatusHttpServer
+from fmt_plugin.web.app import Dashboard, create_app
+from fmt_plugin.web.practice import PracticeBackend
+from fmt_plugin.web.serving import DashboardServer
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -106,10 +109,12 @@ async def run_service(
     http_port: int | None = None,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[ServiceReady], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> None:
     """Serve until `stop` is set (or SIGTERM/SIGINT when no event is given).
 
-    `mllp_port` and `http_port` replace the configured ports (0: a free port).
+    `mllp_port` and `http_port` replace the configured ports (0: a free port). `clock`
+    is the dashboard's time (sessions' idle expiry, lock-outs), Paris time by default.
     `on_ready(ready)` is called once every part is up. Raises `ShutdownTimeoutError` when
     stopping took longer than `[service] shutdown_timeout_s` (some work is then abandoned).
     """
@@ -143,9 +148,15 @@ async def run_service(
             parts.listener.port,
         )
         if http.enabled:
-            parts.status = _status_endpoint(http, parts, store_side)
+            parts.dashboard = PracticeBackend(config_path)
+            await parts.dashboard.start()
+            parts.status = _dashboard_server(http, parts, store_side, clock)
             await parts.status.start()
-            log.info("status endpoint on %s/status", parts.status.url)
+            log.info(
+                "dashboard on %s/ (status endpoint on %s/status)",
+                parts.status.url,
+                parts.status.url,
+            )
         ready = ServiceReady(
             parts.listener.host,
             parts.listener.port,
@@ -173,12 +184,15 @@ class _Parts:
     listener: MllpServer
     refresher: StatusRefresher
     scheduler: BackgroundScheduler | None = None
-    status: StatusHttpServer | None = None
+    dashboard: PracticeBackend | None = None
+    status: DashboardServer | None = None
 
     async def stop(self, grace_s: float) -> None:
-        """Status endpoint first (nobody is told "healthy" while parts stop), then the rest."""
+        """Dashboard first (nobody is told "healthy" while parts stop), then the rest."""
         if self.status is not None:
             await self.status.stop()
+        if self.dashboard is not None:
+            await self.dashboard.stop()
         stopping.set()
         try:
             await asyncio.gather(
@@ -198,11 +212,14 @@ class _Parts:
             await asyncio.to_thread(scheduler.shutdown)
 
 
-def _status_endpoint(
-    settings: HttpSettings, parts: _Parts, store_side: _StoreSide
-) -> StatusHttpServer:
-    if store_side.opened is None:
-        raise RuntimeError("the status endpoint starts after the store")
+def _dashboard_server(
+    settings: HttpSettings,
+    parts: _Parts,
+    store_side: _StoreSide,
+    clock: Callable[[], datetime] | None,
+) -> DashboardServer:
+    if store_side.opened is None or parts.dashboard is None:
+        raise RuntimeError("the dashboard starts after the store")
     installation, preflight = store_side.opened
     monitor = ServiceMonitor(
         receiver=parts.receiver,
@@ -211,8 +228,15 @@ def _status_endpoint(
         adapters=preflight.adapters,
         scheduler=parts.scheduler,
     )
-    routes = {"/health": monitor.health, "/status": monitor.status}
-    return StatusHttpServer(routes, settings.host, settings.port)
+    dashboard = Dashboard(
+        parts.dashboard,
+        settings,
+        monitor=monitor,
+        practice_name=installation.config.practice.name or "Cabinet",
+    )
+    if clock is not None:
+        dashboard.clock = clock
+    return DashboardServer(create_app(dashboard), settings)
 
 
 async def _stop_within(parts: _Parts, timeout_s: float) -> None:
