@@ -31,6 +31,7 @@ from typing import Any, Self, TextIO, TypeVar
 from fmt_plugin.adapters.demo import NAME as ADAPTER_NAME
 from fmt_plugin.adapters.demo import DemoAdapter, config_block
 from fmt_plugin.config import FmtConfig, load_config
+from fmt_plugin.demo.accounts import DemoLogin, demo_logins
 from fmt_plugin.demo.backfill import backfill_rate_history
 from fmt_plugin.demo.hl7_messages import history_messages
 from fmt_plugin.demo.practice import DemoPractice, DemoSettings
@@ -85,6 +86,7 @@ class Prepared:
     roster_problems: int
     messages: list[bytes]
     inbox_before: dict[str, int]
+    logins: list[DemoLogin]
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,7 @@ async def _session(
             config_path,
             options,
             out,
+            prepared.logins,
             partial(_demonstrate, store, prepared, options, out, started, steps),
         )
 
@@ -223,6 +226,7 @@ async def _serve(
     config_path: Path,
     options: DemoOptions,
     out: TextIO,
+    logins: list[DemoLogin],
     demonstrate: Callable[[ServiceReady], Coroutine[Any, Any, None]],
 ) -> None:
     """Run the service, and `demonstrate` against it once it listens."""
@@ -257,7 +261,7 @@ async def _serve(
         if options.once:
             out.write(demo_summary.render_stopping())
             return
-        out.write(demo_summary.render_serving(listening))
+        out.write(demo_summary.render_serving(listening, logins))
         out.flush()
         await _first_of(service, stop=stop)
     finally:
@@ -328,6 +332,9 @@ def _prepare(installation: Installation, as_of: date, actor: str) -> Prepared:
         roster_problems=len(roster.problems),
         messages=messages,
         inbox_before=installation.store.inbox.counts(),
+        logins=demo_logins(
+            installation.store, installation.config.base_dir, actor=actor
+        ),
     )
 
 

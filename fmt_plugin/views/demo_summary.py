@@ -7,9 +7,10 @@ no patient is named.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from fmt_plugin.demo.accounts import ACCOUNTS_FILE, DemoLogin
 from fmt_plugin.demo.practice import DemoSettings
 from fmt_plugin.demo.sender import SendReport
 from fmt_plugin.evaluation import PracticeEvaluation
@@ -50,7 +51,7 @@ def render_service(ready: ServiceReady) -> str:
     """Where the service started listening."""
     text = f"Service démarré : HL7 (MLLP) sur {ready.mllp_host}:{ready.mllp_port}"
     if ready.http_url:
-        text += f", état sur {ready.http_url}"
+        text += f", tableau de bord sur {ready.http_url}/"
     return text + "\n"
 
 
@@ -130,11 +131,20 @@ def render_elapsed(seconds: float) -> str:
     return f"\nDémonstration prête en {elapsed(seconds)}.\n"
 
 
-def render_serving(ready: ServiceReady) -> str:
-    """The service keeps running: how to reach it, how to stop it."""
-    return (
+def render_serving(ready: ServiceReady, logins: Sequence[DemoLogin] = ()) -> str:
+    """The service keeps running: the dashboard and its demo logins, how to stop it."""
+    text = ""
+    if ready.http_url:
+        text += f"\nTableau de bord : ouvrez {ready.http_url}/ dans un navigateur.\n"
+        for login in logins:
+            text += (
+                f"  {login.role.label:<26} identifiant « {login.name} »,"
+                f" mot de passe « {login.password} »\n"
+            )
+        if logins:
+            text += f"  (comptes de démonstration, notés dans {ACCOUNTS_FILE})\n"
+    return text + (
         f"Le service continue d'écouter (HL7 sur {ready.mllp_host}:{ready.mllp_port}"
-        + (f", état sur {ready.http_url}" if ready.http_url else "")
         + ") ; Ctrl-C pour l'arrêter.\n"
     )
 
