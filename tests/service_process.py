@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 LISTENING = re.compile(r"listening for HL7 \(MLLP[^)]*\) on ([\d.]+):(\d+)")
-STATUS = re.compile(r"status endpoint on (http://\S+)/status")
+STATUS = re.compile(r"status endpoint on (https?://\S+)/status")
 START_TIMEOUT_S = 60
 
 

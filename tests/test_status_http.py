@@ -1,40 +1,62 @@
-"""The status endpoint's HTTP server, over real sockets: routes, methods, malformed requests."""
+"""The dashboard's HTTP server (uvicorn on the service's loop), over real sockets.
+
+The server-level behaviours every route shares: JSON status routes, security headers, 404
+and 405 pages, a failing route answered without its exception's text, a taken port as a
+configuration error, IPv6 URLs. The routes here are small test routes on the real
+application factory; the real `/health` and `/status` are tested on the running service.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from fmt_plugin.config import HttpSettings
 from fmt_plugin.errors import ConfigError
-from fmt_plugin.web.server import MAX_HEADER_BYTES, StatusHttpServer
+from fmt_plugin.web.app import Dashboard, create_app
+from fmt_plugin.web.headers import CONTENT_SECURITY_POLICY
+from fmt_plugin.web.practice import PracticeBackend
+from fmt_plugin.web.serving import DashboardServer
 
 
-async def _ok() -> tuple[int, Mapping[str, Any]]:
-    return 200, {"etat": "ok", "accent": "déjà"}
+async def _ok(request: Request) -> Response:
+    return JSONResponse({"etat": "ok", "accent": "déjà"})
 
 
-async def _broken() -> tuple[int, Mapping[str, Any]]:
+async def _broken(request: Request) -> Response:
     raise ValueError("Dupont Marie 1 76 03 75 112 123 45")
 
 
+def _server(settings: HttpSettings) -> DashboardServer:
+    dashboard = Dashboard(PracticeBackend(Path("unused.toml")), settings)
+    routes = [
+        Route("/ok", _ok, methods=["GET", "HEAD"]),
+        Route("/broken", _broken, methods=["GET"]),
+    ]
+    return DashboardServer(create_app(dashboard, routes), settings)
+
+
 @asynccontextmanager
-async def serving() -> AsyncIterator[StatusHttpServer]:
-    running = StatusHttpServer({"/ok": _ok, "/broken": _broken}, "127.0.0.1", 0)
-    await running.start()
+async def serving(host: str = "127.0.0.1") -> AsyncIterator[DashboardServer]:
+    server = _server(HttpSettings(host=host, port=0))
+    await server.start()
     try:
-        yield running
+        yield server
     finally:
-        await running.stop()
+        await server.stop()
 
 
-def with_server(scenario: Callable[[StatusHttpServer], Awaitable[None]]) -> None:
-    """Run `scenario` against a started server (no asyncio plugin: one event loop per test)."""
+def with_server(scenario: Callable[[DashboardServer], Awaitable[None]]) -> None:
+    """Run `scenario` against a started server (one event loop per test)."""
 
     async def main() -> None:
         async with serving() as server:
@@ -43,8 +65,8 @@ def with_server(scenario: Callable[[StatusHttpServer], Awaitable[None]]) -> None
     asyncio.run(main())
 
 
-async def exchange(server: StatusHttpServer, request: bytes) -> tuple[str, bytes]:
-    """Send raw bytes, read until the server closes; the status line and the body."""
+async def exchange(server: DashboardServer, request: bytes) -> tuple[list[str], bytes]:
+    """Send raw bytes (one request, `Connection: close`); the head lines and the body."""
     reader, writer = await asyncio.open_connection(server.host, server.port)
     writer.write(request)
     await writer.drain()
@@ -52,133 +74,127 @@ async def exchange(server: StatusHttpServer, request: bytes) -> tuple[str, bytes
     writer.close()
     await writer.wait_closed()
     head, _, body = answer.partition(b"\r\n\r\n")
-    return head.decode("ascii").split("\r\n")[0], body
+    return head.decode("latin-1").split("\r\n"), body
 
 
-async def get(server: StatusHttpServer, path: str, method: str = "GET"):
+async def get(server: DashboardServer, path: str, method: str = "GET"):
     return await exchange(
-        server, f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
+        server,
+        f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode(),
     )
 
 
-def test_a_route_answers_json_in_utf8():
-    """A known path answers 200 with the route's body as UTF-8 JSON."""
+def header(head: list[str], name: str) -> str | None:
+    for line in head[1:]:
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name:
+            return value.strip()
+    return None
 
-    async def scenario(server: StatusHttpServer) -> None:
-        status, body = await get(server, "/ok")
-        assert status == "HTTP/1.1 200 OK"
-        assert json.loads(body.decode("utf-8")) == {"etat": "ok", "accent": "déjà"}
+
+def test_a_route_answers_json_in_utf8():
+    async def scenario(server: DashboardServer) -> None:
+        head, body = await get(server, "/ok")
+        assert head[0] == "HTTP/1.1 200 OK"
+        assert body.decode("utf-8") == '{"etat":"ok","accent":"déjà"}'
 
     with_server(scenario)
 
 
-def test_the_query_string_is_ignored():
-    """`/ok?x=1` is the `/ok` route."""
+def test_every_answer_carries_the_security_headers_and_no_store():
+    """CSP without inline script, frame denial, no sniffing, no caching (even on a 404)."""
 
-    async def scenario(server: StatusHttpServer) -> None:
-        status, _ = await get(server, "/ok?x=1")
-        assert status == "HTTP/1.1 200 OK"
+    async def scenario(server: DashboardServer) -> None:
+        for path in ("/ok", "/nowhere"):
+            head, _ = await get(server, path)
+            assert header(head, "content-security-policy") == CONTENT_SECURITY_POLICY
+            assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
+            assert header(head, "x-frame-options") == "DENY"
+            assert header(head, "x-content-type-options") == "nosniff"
+            assert header(head, "cache-control") == "no-store"
+            assert header(head, "server") is None
+
+    with_server(scenario)
+
+
+def test_the_vendored_static_files_may_be_cached():
+    async def scenario(server: DashboardServer) -> None:
+        head, body = await get(server, "/static/dashboard.css")
+        assert head[0] == "HTTP/1.1 200 OK"
+        assert header(head, "cache-control") == "private, max-age=3600"
+        assert b"system-ui" in body
 
     with_server(scenario)
 
 
 def test_head_gives_the_headers_without_a_body():
-    """HEAD answers like GET, with no body."""
-
-    async def scenario(server: StatusHttpServer) -> None:
-        status, body = await get(server, "/ok", method="HEAD")
-        assert status == "HTTP/1.1 200 OK"
+    async def scenario(server: DashboardServer) -> None:
+        head, body = await get(server, "/ok", method="HEAD")
+        assert head[0] == "HTTP/1.1 200 OK"
         assert body == b""
 
     with_server(scenario)
 
 
-def test_an_unknown_path_is_404_listing_the_known_ones():
-    """An unknown path is a 404 whose body names the known paths."""
-
-    async def scenario(server: StatusHttpServer) -> None:
-        status, body = await get(server, "/admin")
-        assert status == "HTTP/1.1 404 Not Found"
-        assert "/ok" in json.loads(body)["erreur"]
+def test_an_unknown_path_is_a_french_404_page():
+    async def scenario(server: DashboardServer) -> None:
+        head, body = await get(server, "/nowhere")
+        assert head[0] == "HTTP/1.1 404 Not Found"
+        assert "Page introuvable." in body.decode("utf-8")
 
     with_server(scenario)
 
 
-def test_a_post_is_405_with_an_allow_header():
-    """Only GET and HEAD are served; the answer says which are allowed."""
-
-    async def scenario(server: StatusHttpServer) -> None:
-        reader, writer = await asyncio.open_connection(server.host, server.port)
-        writer.write(b"POST /ok HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
-        answer = await asyncio.wait_for(reader.read(), 10)
-        writer.close()
-        assert answer.startswith(b"HTTP/1.1 405 Method Not Allowed")
-        assert b"Allow: GET, HEAD" in answer
+def test_a_post_to_a_get_route_is_405():
+    async def scenario(server: DashboardServer) -> None:
+        head, body = await get(server, "/ok", method="POST")
+        assert head[0] == "HTTP/1.1 405 Method Not Allowed"
+        assert "Méthode non permise" in body.decode("utf-8")
 
     with_server(scenario)
 
 
-def test_a_malformed_request_line_is_400():
-    """Something that is not an HTTP request line gets a 400."""
+def test_a_failing_route_is_500_naming_only_the_exception_type(caplog):
+    """The exception's text may hold patient data: neither the page nor the log repeats it."""
 
-    async def scenario(server: StatusHttpServer) -> None:
-        status, _ = await exchange(server, b"MSH|^~\\&|LAB\r\n\r\n")
-        assert status == "HTTP/1.1 400 Bad Request"
-
-    with_server(scenario)
-
-
-def test_an_over_long_header_is_431():
-    """A header over the limit is refused without being read whole."""
-
-    async def scenario(server: StatusHttpServer) -> None:
-        padding = b"X-Pad: " + b"a" * (MAX_HEADER_BYTES * 2) + b"\r\n"
-        status, _ = await exchange(server, b"GET /ok HTTP/1.1\r\n" + padding + b"\r\n")
-        assert status == "HTTP/1.1 431 Request Header Fields Too Large"
+    async def scenario(server: DashboardServer) -> None:
+        with caplog.at_level(logging.INFO):
+            head, body = await get(server, "/broken")
+        assert head[0] == "HTTP/1.1 500 Internal Server Error"
+        assert "ValueError" in body.decode("utf-8")
+        assert "Dupont" not in body.decode("utf-8")
+        assert "Dupont" not in caplog.text
+        assert "ValueError" in caplog.text
 
     with_server(scenario)
 
 
-def test_a_failing_route_is_500_naming_only_the_exception_type():
-    """A route that raises gives a 500 with the type only: its message may carry data."""
-
-    async def scenario(server: StatusHttpServer) -> None:
-        status, body = await get(server, "/broken")
-        assert status == "HTTP/1.1 500 Internal Server Error"
-        assert json.loads(body) == {"erreur": "erreur interne (ValueError)"}
-        assert "Dupont" not in body.decode()
-
-    with_server(scenario)
-
-
-def test_a_client_that_says_nothing_is_dropped_without_an_answer():
-    """A connection closed before a full request gets no answer and breaks nothing."""
-
-    async def scenario(server: StatusHttpServer) -> None:
-        reader, writer = await asyncio.open_connection(server.host, server.port)
-        writer.write(b"GET /ok HT")
-        writer.write_eof()
-        assert await asyncio.wait_for(reader.read(), 10) == b""
-        writer.close()
-        status, _ = await get(server, "/ok")
-        assert status == "HTTP/1.1 200 OK"
+def test_the_access_log_never_holds_the_query_string(caplog):
+    async def scenario(server: DashboardServer) -> None:
+        with caplog.at_level(logging.INFO, logger="fmt_plugin.web.access"):
+            await get(server, "/ok?nom=DUPONT")
+        lines = [r.getMessage() for r in caplog.records if r.name.endswith("access")]
+        assert lines
+        assert lines[0].startswith("GET /ok 200")
+        assert "DUPONT" not in caplog.text
 
     with_server(scenario)
 
 
 def test_a_port_in_use_is_a_config_error_naming_http_port():
-    """Binding a taken port fails with the key to change."""
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        server = StatusHttpServer({"/ok": _ok}, "127.0.0.1", port)
-        with pytest.raises(ConfigError) as error:
-            asyncio.run(server.start())
-    assert error.value.key == "http.port"
-    assert str(port) in str(error.value)
+    async def scenario() -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            server = _server(HttpSettings(port=port))
+            with pytest.raises(ConfigError) as error:
+                await server.start()
+        assert error.value.key == "http.port"
+
+    asyncio.run(scenario())
 
 
 def test_the_url_brackets_an_ipv6_host():
-    """`::1` is written `[::1]` in the URL."""
-    assert StatusHttpServer({}, "::1", 8575).url == "http://[::1]:8575"
+    server = _server(HttpSettings(host="::1", port=8575))
+    assert server.url == "http://[::1]:8575"
