@@ -9,7 +9,7 @@ to show any more, and `StatusChange.new_status` is never empty.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from fmt_plugin.model import StatusChange
@@ -18,10 +18,21 @@ from fmt_plugin.rules.model import PatientEvaluation
 
 @dataclass(frozen=True)
 class KnownStatus:
-    """What is remembered of one indicator of one patient."""
+    """What is remembered of one indicator of one patient.
+
+    A change is a change of `status` or `due`; the other fields are remembered for the
+    dashboard's lists (which must not evaluate the practice) and never make a change.
+    """
 
     status: str
     due: date | None
+    #: Recommended only (pregnancy, BMI ≥ 40…): recalled, not counted by the FMT.
+    hors_fmt: bool = field(default=False, compare=False)
+    #: A child's window closed without the act (rattrapage).
+    catch_up: bool = field(default=False, compare=False)
+    #: The newest act behind the status, and its code.
+    last_act: date | None = field(default=None, compare=False)
+    last_code: str | None = field(default=None, compare=False)
 
 
 #: indicator → its status, for one patient.
@@ -31,7 +42,14 @@ PatientStatuses = Mapping[str, KnownStatus]
 def known_statuses(evaluation: PatientEvaluation) -> dict[str, KnownStatus]:
     """The part of an evaluation that is remembered."""
     return {
-        indicator: KnownStatus(str(status.status), status.due)
+        indicator: KnownStatus(
+            str(status.status),
+            status.due,
+            hors_fmt=status.hors_fmt,
+            catch_up=status.catch_up,
+            last_act=status.evidence[0].date if status.evidence else None,
+            last_code=status.evidence[0].code if status.evidence else None,
+        )
         for indicator, status in evaluation.statuses.items()
     }
 

@@ -95,16 +95,36 @@ def compute_rates(
     pack: RulePack, evaluations: Iterable[PatientEvaluation]
 ) -> dict[str, IndicatorRate]:
     """One rate per indicator of the pack (zeros included), in the pack's order."""
+    return count_rates(
+        pack,
+        (
+            (indicator, status.status, status.hors_fmt, status.catch_up)
+            for evaluation in evaluations
+            for indicator, status in evaluation.statuses.items()
+        ),
+    )
+
+
+def count_rates(
+    pack: RulePack, statuses: Iterable[tuple[str, str, bool, bool]]
+) -> dict[str, IndicatorRate]:
+    """The rates over `(indicator, status, hors_fmt, catch_up)` tuples, in the pack's order.
+
+    What `compute_rates` counts, from statuses remembered rather than evaluated (the
+    dashboard's). An indicator the pack no longer has is left out.
+    """
     names = (*_FIELDS.values(), "hors_fmt", "rattrapage")
     counts = {i: dict.fromkeys(names, 0) for i in pack.indicator_ids}
-    for evaluation in evaluations:
-        for indicator, status in evaluation.statuses.items():
-            if status.hors_fmt:  # recalled, but counted apart from the taux
-                counts[indicator]["hors_fmt"] += 1
-                continue
-            counts[indicator][_FIELDS[status.status]] += 1
-            if status.catch_up:
-                counts[indicator]["rattrapage"] += 1
+    for indicator, status, hors_fmt, catch_up in statuses:
+        counted = counts.get(indicator)
+        if counted is None:
+            continue
+        if hors_fmt:  # recalled, but counted apart from the taux
+            counted["hors_fmt"] += 1
+            continue
+        counted[_FIELDS[Status(status)]] += 1
+        if catch_up:
+            counted["rattrapage"] += 1
     return {i: IndicatorRate(i, **c) for i, c in counts.items()}
 
 

@@ -40,6 +40,23 @@ class IndicatorStatuses:
             patient_id: self._decrypt(patient_id, value) for patient_id, value in rows
         }
 
+    def written_since(self, revision: int) -> tuple[int, dict[str, PatientStatuses]]:
+        """The rows replaced after `revision` (0: every row) and the revision now.
+
+        Each replacement gives the row a new revision, never reused (AUTOINCREMENT): a
+        reader that keeps a copy (the dashboard) re-reads only what changed since.
+        """
+        rows = self._conn.execute(
+            "SELECT revision, patient_id, payload FROM indicator_statuses"
+            " WHERE revision > ? ORDER BY revision",
+            (revision,),
+        ).fetchall()
+        latest = max((row[0] for row in rows), default=revision)
+        return latest, {
+            patient_id: self._decrypt(patient_id, value)
+            for _, patient_id, value in rows
+        }
+
     def replace(
         self, statuses: Mapping[str, Mapping[str, KnownStatus]], *, evaluated_on: date
     ) -> None:
@@ -57,7 +74,14 @@ class IndicatorStatuses:
 
     def _encrypt(self, patient_id: str, known: Mapping[str, KnownStatus]) -> bytes:
         payload = {
-            indicator: [status.status, status.due.isoformat() if status.due else None]
+            indicator: [
+                status.status,
+                _iso(status.due),
+                status.hors_fmt,
+                status.catch_up,
+                _iso(status.last_act),
+                status.last_code,
+            ]
             for indicator, status in known.items()
         }
         plain = json.dumps(payload, sort_keys=True).encode("utf-8")
@@ -73,9 +97,24 @@ class IndicatorStatuses:
         )
         try:
             payload: dict[str, Any] = json.loads(plain.decode("utf-8"))
-            return {
-                indicator: KnownStatus(status, date.fromisoformat(due) if due else None)
-                for indicator, (status, due) in payload.items()
-            }
+            return {indicator: _known(fields) for indicator, fields in payload.items()}
         except (UnicodeDecodeError, ValueError, TypeError) as exc:
             raise DecryptionError() from exc
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _known(fields: list[Any]) -> KnownStatus:
+    """One stored indicator; rows written before the details were kept have two fields."""
+    status, due, *details = fields
+    hors_fmt, catch_up, last_act, last_code = details or (False, False, None, None)
+    return KnownStatus(
+        status,
+        date.fromisoformat(due) if due else None,
+        hors_fmt=bool(hors_fmt),
+        catch_up=bool(catch_up),
+        last_act=date.fromisoformat(last_act) if last_act else None,
+        last_code=last_code,
+    )

@@ -308,6 +308,13 @@ class Store:
             sql += " WHERE active = 1"
         return [r[0] for r in self._conn.execute(sql + " ORDER BY patient_id")]
 
+    def roster_revision(self) -> tuple[object, ...]:
+        """A value that changes whenever a patient is added, updated or deactivated."""
+        row = self._conn.execute(
+            "SELECT count(*), sum(active), max(created_at), max(updated_at) FROM patients"
+        ).fetchone()
+        return tuple(row)
+
     def iter_patients(self, *, active_only: bool = True) -> Iterator[Patient]:
         """Yield stored patients in patient-id order, decrypting one at a time."""
         # Rows are fetched first so no cursor stays open while the caller works.

@@ -28,11 +28,14 @@ from fmt_plugin import __version__
 from fmt_plugin.accounts.login import LoginPolicy
 from fmt_plugin.accounts.roles import Role
 from fmt_plugin.config import HttpSettings
+from fmt_plugin.evaluation import select_rule_pack
 from fmt_plugin.monitor import ServiceMonitor
+from fmt_plugin.rules.pack import RulePack
 from fmt_plugin.timezone import PARIS
 from fmt_plugin.views import french
 from fmt_plugin.web.failures import InternalErrorPage
 from fmt_plugin.web.headers import SecurityHeaders
+from fmt_plugin.web.listing import PracticeListing
 from fmt_plugin.web.practice import PracticeBackend
 from fmt_plugin.web.sessions import COOKIE_NAME, Session, SessionStore
 
@@ -63,12 +66,35 @@ class Dashboard:
     practice_name: str = "Cabinet"
     sessions: SessionStore = field(init=False)
     templates: Environment = field(init=False)
+    #: The patients and statuses the lists read, refreshed before each page that needs it.
+    _listing: PracticeListing = field(init=False, default_factory=PracticeListing)
+    _pack: RulePack | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.sessions = SessionStore(
             timedelta(minutes=self.settings.session_idle_minutes)
         )
         self.templates = _environment()
+
+    async def listing(self) -> PracticeListing:
+        """The read model, brought up to date with the store (only what changed is read).
+
+        Use the result on the event loop, before the next `await` that could refresh it.
+        """
+        await self.backend.run(
+            lambda installation: self._listing.refresh(installation.store)
+        )
+        return self._listing
+
+    async def rule_pack(self) -> RulePack:
+        """The installation's rule pack (read once)."""
+        if self._pack is None:
+            self._pack = await self.backend.run(
+                lambda installation: select_rule_pack(
+                    installation.config, installation.pm
+                )
+            )
+        return self._pack
 
     @property
     def login_policy(self) -> LoginPolicy:

@@ -1,0 +1,129 @@
+"""The dashboard's read model: every patient's identity and current statuses, in memory.
+
+A list of 20,000 patients cannot decrypt 40,000 rows per page view, nor evaluate the
+practice. The statuses are kept current in the store by the service (after each message,
+and for everyone each night); `PracticeListing` keeps a decrypted copy on the dashboard's
+thread and, before each page, re-reads only what was written since (`written_since`), and
+the roster only when it changed. Pages then filter, sort and count in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from fmt_plugin.accents import without_accents
+from fmt_plugin.model import Patient
+from fmt_plugin.rules.pack import RulePack
+from fmt_plugin.rules.rates import IndicatorRate, count_rates
+from fmt_plugin.status_changes import KnownStatus, PatientStatuses
+from fmt_plugin.storage.store import Store
+
+
+@dataclass(frozen=True)
+class ListedPatient:
+    """One active patient as the lists show them (health data: never logged)."""
+
+    patient_id: str
+    nom: str
+    prenom: str
+    birth_date: date | None
+    ins: str | None
+    #: Upper-case, accent-free "NOM PRENOM" for the search box.
+    search_key: str
+
+    @classmethod
+    def of(cls, patient: Patient) -> ListedPatient:
+        return cls(
+            patient.patient_id,
+            patient.nom,
+            patient.prenom,
+            patient.birth_date,
+            patient.ins,
+            without_accents(f"{patient.nom} {patient.prenom}").upper(),
+        )
+
+    def age(self, on: date) -> int | None:
+        """Age in whole years on `on` (None without a birth date)."""
+        born = self.birth_date
+        if born is None:
+            return None
+        return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+    def matches(self, words: list[str]) -> bool:
+        """True when every word starts a word of the name (`dup mar` finds Dupont Marie)."""
+        names = self.search_key.replace("-", " ").split()
+        return all(any(name.startswith(word) for name in names) for word in words)
+
+
+def search_words(text: str) -> list[str]:
+    """What a search box holds, as `ListedPatient.matches` compares it."""
+    return without_accents(text).upper().replace("-", " ").split()
+
+
+class PracticeListing:
+    """The active patients and their remembered statuses, refreshed from the store."""
+
+    def __init__(self) -> None:
+        self._patients: dict[str, ListedPatient] = {}
+        self._statuses: dict[str, PatientStatuses] = {}
+        self._revision = 0
+        self._roster: tuple[object, ...] | None = None
+
+    def refresh(self, store: Store) -> None:
+        """Re-read what changed in the store since the last refresh (its thread only)."""
+        roster = store.roster_revision()
+        if roster != self._roster:
+            self._patients = {
+                patient.patient_id: ListedPatient.of(patient)
+                for patient in store.iter_patients()
+            }
+            self._roster = roster
+        self._revision, changed = store.statuses.written_since(self._revision)
+        if changed:
+            # A new dict, swapped in whole: a page reading on the event loop never sees
+            # one being changed under it by this thread.
+            self._statuses = {**self._statuses, **changed}
+
+    def __len__(self) -> int:
+        return len(self._patients)
+
+    def patients(self) -> Iterator[ListedPatient]:
+        """Every active patient, in no particular order."""
+        return iter(self._patients.values())
+
+    def patient(self, patient_id: str) -> ListedPatient | None:
+        """One active patient, or None."""
+        return self._patients.get(patient_id)
+
+    def statuses(self, patient_id: str) -> PatientStatuses:
+        """The remembered statuses of a patient ({} when never evaluated)."""
+        return self._statuses.get(patient_id, {})
+
+    def concerned(self, indicator: str) -> Iterator[tuple[ListedPatient, KnownStatus]]:
+        """The active patients `indicator` concerns, with their status for it."""
+        for patient_id, patient in self._patients.items():
+            known = self._statuses.get(patient_id, {}).get(indicator)
+            if known is not None:
+                yield patient, known
+
+    def rates(self, pack: RulePack) -> dict[str, IndicatorRate]:
+        """The taux d'atteinte of every indicator of `pack`, over the active patients."""
+        return count_rates(
+            pack,
+            (
+                (indicator, known.status, known.hors_fmt, known.catch_up)
+                for patient_id in self._patients
+                for indicator, known in self._statuses.get(patient_id, {}).items()
+            ),
+        )
+
+    def search(self, text: str, limit: int = 20) -> list[ListedPatient]:
+        """The patients whose name matches `text`, by name, at most `limit`."""
+        words = search_words(text)
+        if not words:
+            return []
+        found = [p for p in self._patients.values() if p.matches(words)]
+        found.sort(key=lambda p: (p.search_key, p.patient_id))
+        return found[:limit]
