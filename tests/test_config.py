@@ -364,6 +364,48 @@ def test_http_port_out_of_range_is_named(tmp_path):
     assert error.value.key == "http.port"
 
 
+def test_a_dashboard_on_the_network_without_tls_is_refused(tmp_path):
+    """`[http] host = "0.0.0.0"` without a certificate: patient pages in clear, refused."""
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, '[store]\n[http]\nhost = "0.0.0.0"\n'))
+    assert error.value.key == "http.host"
+    assert "exige TLS" in str(error.value)
+
+
+def test_a_dashboard_on_the_network_with_tls_is_accepted(tmp_path):
+    """With `tls_cert` and `tls_key`, any address may be used."""
+    (tmp_path / "d.crt").write_text("cert")
+    (tmp_path / "d.key").write_text("key")
+    body = '[store]\n[http]\nhost = "0.0.0.0"\ntls_cert = "d.crt"\ntls_key = "d.key"\n'
+    config = load_config(write_config(tmp_path, body))
+    assert config.http.tls_cert == tmp_path / "d.crt"
+    assert not config.http.loopback_only
+
+
+def test_a_dashboard_certificate_without_its_key_is_named(tmp_path):
+    (tmp_path / "d.crt").write_text("cert")
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, '[store]\n[http]\ntls_cert = "d.crt"\n'))
+    assert error.value.key == "http.tls_key"
+
+
+def test_a_disabled_dashboard_may_name_any_address(tmp_path):
+    """Nothing listens when `enabled = false`: the address is not checked."""
+    config = load_config(
+        write_config(tmp_path, '[store]\n[http]\nenabled = false\nhost = "0.0.0.0"\n')
+    )
+    assert not config.http.enabled
+
+
+@pytest.mark.parametrize(
+    "key", ["session_idle_minutes", "login_max_failures", "login_lockout_minutes"]
+)
+def test_dashboard_session_settings_are_positive(tmp_path, key):
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, f"[store]\n[http]\n{key} = 0\n"))
+    assert error.value.key == f"http.{key}"
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "true", '"10"'])
 def test_shutdown_timeout_must_be_a_positive_number(tmp_path, value):
     """`[service] shutdown_timeout_s` is a number of seconds > 0."""

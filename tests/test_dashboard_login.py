@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -96,3 +98,26 @@ def test_the_service_state_page_reads_the_running_service(page, dashboard):
     page.goto("/etat")
     expect(page.get_by_text("en service").first).to_be_visible()
     expect(page.get_by_text(f"127.0.0.1:{dashboard.mllp_port}")).to_be_visible()
+
+
+def test_disabling_an_account_from_the_terminal_ends_its_open_session(page, dashboard):
+    """`fmt-plugin users disable` in another process: the next page asks to log in."""
+    log_in(page, dashboard, "assistante")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fmt_plugin",
+            "users",
+            "disable",
+            "assistante",
+            "--config",
+            str(dashboard.config),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    page.goto("/etat")
+    expect(page).to_have_url(re.compile(r"/connexion\?expiree=1"))

@@ -198,3 +198,54 @@ def test_a_port_in_use_is_a_config_error_naming_http_port():
 def test_the_url_brackets_an_ipv6_host():
     server = _server(HttpSettings(host="::1", port=8575))
     assert server.url == "http://[::1]:8575"
+
+
+def test_the_dashboard_speaks_tls_when_a_certificate_is_configured(tmp_path):
+    """`tls_cert`/`tls_key`: HTTPS only, verified against the certificate's CA."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "d.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "d.key"))
+    settings = HttpSettings(
+        port=0, tls_cert=tmp_path / "d.pem", tls_key=tmp_path / "d.key"
+    )
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+
+    async def scenario() -> None:
+        server = _server(settings)
+        await server.start()
+        try:
+            assert server.url.startswith("https://")
+            reader, writer = await asyncio.open_connection(
+                server.host, server.port, ssl=client, server_hostname="localhost"
+            )
+            writer.write(
+                b"GET /ok HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            )
+            answer = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+            assert answer.startswith(b"HTTP/1.1 200 OK")
+        finally:
+            await server.stop()
+
+    asyncio.run(scenario())
+
+
+def test_an_unreadable_dashboard_certificate_is_a_config_error(tmp_path):
+    (tmp_path / "d.pem").write_text("not a certificate")
+    (tmp_path / "d.key").write_text("not a key")
+    settings = HttpSettings(
+        port=0, tls_cert=tmp_path / "d.pem", tls_key=tmp_path / "d.key"
+    )
+
+    async def scenario() -> None:
+        with pytest.raises(ConfigError) as error:
+            await _server(settings).start()
+        assert error.value.key == "http.tls_cert"
+
+    asyncio.run(scenario())

@@ -37,7 +37,12 @@ from fmt_plugin.web.failures import InternalErrorPage
 from fmt_plugin.web.headers import SecurityHeaders
 from fmt_plugin.web.listing import PracticeListing
 from fmt_plugin.web.practice import PracticeBackend
-from fmt_plugin.web.sessions import COOKIE_NAME, Session, SessionStore
+from fmt_plugin.web.sessions import (
+    COOKIE_NAME,
+    Session,
+    SessionStore,
+    credential_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +90,22 @@ class Dashboard:
             lambda installation: self._listing.refresh(installation.store)
         )
         return self._listing
+
+    async def account_may_continue(self, session: Session) -> bool:
+        """False once the account was disabled, its role or password changed (`users`).
+
+        Checked on every page: the CLI changes accounts from another process, and a
+        disabled account must not keep a session open until it idles out.
+        """
+        account = await self.backend.run(
+            lambda installation: installation.store.accounts.find(session.account)
+        )
+        return (
+            account is not None
+            and account.disabled_at is None
+            and account.role is session.role
+            and credential_of(account.password_hash) == session.credential
+        )
 
     async def rule_pack(self) -> RulePack:
         """The installation's rule pack (read once)."""
@@ -151,7 +172,8 @@ def page(
         dashboard = dashboard_of(request)
         token = request.cookies.get(COOKIE_NAME)
         session = dashboard.sessions.get(token, now=dashboard.clock())
-        if session is None:
+        if session is None or not await dashboard.account_may_continue(session):
+            dashboard.sessions.close(token)
             return _to_login(request, expired=token is not None)
         request.state.session = session
         if request.method == "POST" and not await _csrf_ok(request, session):

@@ -29,6 +29,8 @@ class Session:
     role: Role
     started_at: datetime
     last_seen: datetime
+    #: A digest of the account's password hash at log-in: a new password ends the session.
+    credential: str = ""
     csrf_token: str = field(default_factory=lambda: secrets.token_urlsafe(TOKEN_BYTES))
     #: What the user typed in a list's search box, kept here rather than in the URL.
     list_search: dict[str, str] = field(default_factory=dict)
@@ -45,10 +47,14 @@ class SessionStore:
         self.idle_timeout = idle_timeout
         self._sessions: dict[str, Session] = {}
 
-    def open(self, account: str, role: Role, *, now: datetime) -> str:
+    def open(
+        self, account: str, role: Role, *, now: datetime, password_hash: str = ""
+    ) -> str:
         """A new session for `account`; returns the token for the cookie."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        self._sessions[_digest(token)] = Session(account, role, now, now)
+        self._sessions[_digest(token)] = Session(
+            account, role, now, now, credential=credential_of(password_hash)
+        )
         return token
 
     def get(self, token: str | None, *, now: datetime) -> Session | None:
@@ -78,6 +84,11 @@ class SessionStore:
 
     def __len__(self) -> int:
         return len(self._sessions)
+
+
+def credential_of(password_hash: str) -> str:
+    """What a session remembers of the password hash (a digest, not the hash itself)."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()
 
 
 def _digest(token: str) -> str:

@@ -73,7 +73,9 @@ async def login_submit(request: Request) -> Response:
         )
     except LoginRefused as refused:
         return _form(request, error=str(refused), name=name, status_code=401)
-    token = dashboard.sessions.open(account.name, account.role, now=now)
+    token = dashboard.sessions.open(
+        account.name, account.role, now=now, password_hash=account.password_hash
+    )
     response = RedirectResponse(_next_page(form.get("suite")), status_code=303)
     response.set_cookie(
         COOKIE_NAME,
