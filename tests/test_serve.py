@@ -249,3 +249,21 @@ def test_a_recall_left_sending_by_a_crash_is_uncertain_after_restart(
     assert entry is not None
     assert entry.state == "uncertain"
     assert any("now uncertain" in line for line in running.lines)
+
+
+@pytest.mark.slow
+def test_serve_serves_the_dashboard_log_in_page_beside_the_status_routes(
+    server, scenario_installation
+):
+    """`serve` alone: the French log-in page and /health answer on the same port."""
+    import json
+    import urllib.request
+
+    base = server.status_url
+    with urllib.request.urlopen(base + "/connexion", timeout=10) as answer:  # noqa: S310
+        page = answer.read().decode("utf-8")
+        assert answer.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert '<html lang="fr">' in page
+    assert "Mot de passe" in page
+    with urllib.request.urlopen(base + "/health", timeout=10) as answer:  # noqa: S310
+        assert json.loads(answer.read())["etat"] == "ok"
