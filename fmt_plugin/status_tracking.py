@@ -22,7 +22,10 @@ def track_status_changes(
     store: Store, pm: pluggy.PluginManager, practice: PracticeEvaluation
 ) -> int:
     """Record the practice's statuses, notify every change; return how many changed."""
-    changes, remembered = practice_changes(store.statuses.all(), practice.evaluations)
+    evaluated = [evaluation.patient_id for evaluation in practice.evaluations]
+    changes, remembered = practice_changes(
+        store.statuses.of(evaluated), practice.evaluations
+    )
     store.statuses.replace(remembered, evaluated_on=practice.as_of)
     failures = 0
     for change in changes:

@@ -147,3 +147,44 @@ def test_remembered_statuses_are_encrypted(config: Path):
         ]
     assert payloads
     assert not any(b"a_verifier" in p or b"fait" in p for p in payloads)
+
+
+def test_remembered_statuses_keep_the_last_act_without_making_it_a_change(config: Path):
+    """The last act and its code are stored for the lists; an act alone is no change."""
+    jobs.run_snapshot(config, NIGHT)
+    with open_installation(config) as installation:
+        remembered = installation.store.statuses.all()
+    done = [
+        known
+        for statuses in remembered.values()
+        for known in statuses.values()
+        if known.status == "fait"
+    ]
+    assert done
+    assert all(known.last_act is not None and known.last_code for known in done)
+    assert KnownStatus("fait", DUE, last_act=AS_OF) == KnownStatus("fait", DUE)
+
+
+def test_a_few_patients_are_read_back_without_the_others(config: Path):
+    """`statuses.of(ids)` reads those rows only; unknown ids are absent."""
+    jobs.run_snapshot(config, NIGHT)
+    with open_installation(config) as installation:
+        every = installation.store.statuses.all()
+        some = sorted(every)[:2]
+        assert installation.store.statuses.of([*some, "nobody"]) == {
+            patient_id: every[patient_id] for patient_id in some
+        }
+
+
+def test_each_replacement_gets_a_new_revision_even_for_the_newest_row(config: Path):
+    """`written_since` sees a row replaced twice in a row (AUTOINCREMENT, no rowid reuse)."""
+    jobs.run_snapshot(config, NIGHT)
+    with open_installation(config) as installation:
+        statuses = installation.store.statuses
+        revision, _ = statuses.written_since(0)
+        newest = max(statuses.all())
+        row = {newest: {"x": KnownStatus("fait", None)}}
+        for _ in range(2):
+            statuses.replace(row, evaluated_on=AS_OF)
+            revision, changed = statuses.written_since(revision)
+            assert list(changed) == [newest]

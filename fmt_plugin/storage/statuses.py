@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any
@@ -14,6 +14,8 @@ from fmt_plugin.status_changes import KnownStatus, PatientStatuses
 from fmt_plugin.storage.crypto import FieldCipher
 
 TABLE = "indicator_statuses"
+#: Patient ids per `IN (...)` query (SQLite's default limit is 32,766 parameters).
+_CHUNK = 500
 FIELD = "payload"
 
 
@@ -39,6 +41,27 @@ class IndicatorStatuses:
         return {
             patient_id: self._decrypt(patient_id, value) for patient_id, value in rows
         }
+
+    def of(self, patient_ids: Collection[str]) -> dict[str, PatientStatuses]:
+        """The remembered statuses of these patients (those never evaluated are absent).
+
+        A re-evaluation of a few patients reads their rows only, not the practice's.
+        """
+        ids = list(patient_ids)
+        found: dict[str, PatientStatuses] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._conn.execute(
+                "SELECT patient_id, payload FROM indicator_statuses"  # noqa: S608 -- marks only
+                f" WHERE patient_id IN ({marks})",
+                chunk,
+            )
+            found.update(
+                (patient_id, self._decrypt(patient_id, value))
+                for patient_id, value in rows
+            )
+        return found
 
     def written_since(self, revision: int) -> tuple[int, dict[str, PatientStatuses]]:
         """The rows replaced after `revision` (0: every row) and the revision now.
