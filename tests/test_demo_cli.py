@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
@@ -174,7 +175,10 @@ def test_demo_refuses_a_folder_that_is_not_a_demo(scenario_config: Path):
 
 
 def test_serves_until_interrupted(tmp_path: Path):
-    """Without --once, the demo keeps serving after its summary; Ctrl-C stops it, exit 0."""
+    """Without --once, the demo keeps serving after its summary; Ctrl-C stops it, exit 0.
+
+    Meanwhile its dashboard answers at the address printed, with the demo logins printed.
+    """
     folder = tmp_path / "small-demo"
     small = DemoSettings(reference_date=date(2026, 3, 15), patients=60)
     init_installation(
@@ -197,6 +201,20 @@ def test_serves_until_interrupted(tmp_path: Path):
             if "Ctrl-C" in line:
                 break
         assert "continue d'écouter" in lines[-1], "".join(lines)
+        printed = "".join(lines)
+        address = re.search(
+            r"Tableau de bord : ouvrez (http://127\.0\.0\.1:\d+/)", printed
+        )
+        assert address, printed
+        logins = re.findall(r"identifiant « (\w+) », mot de passe « (\S+) »", printed)
+        assert [name for name, _ in logins] == ["docteur", "assistante", "admin"]
+        kept = (folder / "comptes-demo.txt").read_text("utf-8")
+        assert all(
+            f"{name}\t" in kept and password in kept for name, password in logins
+        )
+        assert oct((folder / "comptes-demo.txt").stat().st_mode & 0o777) == "0o600"
+        with urllib.request.urlopen(address.group(1) + "connexion", timeout=10) as page:  # noqa: S310
+            assert "Mot de passe" in page.read().decode("utf-8")
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)
         assert process.returncode == 0
