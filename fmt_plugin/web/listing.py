@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from fmt_plugin.accents import without_accents
 from fmt_plugin.model import Patient
@@ -51,6 +52,17 @@ class ListedPatient:
             return None
         return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
+    @cached_property
+    def sort_name(self) -> tuple[str, str, str]:
+        """(nom, prénom, id) as the lists sort them: accents and case ignored."""
+        # Cached on the instance (a frozen dataclass still has a __dict__): a list of
+        # 20,000 patients sorted by name must not strip accents on every page view.
+        return (
+            without_accents(self.nom).casefold(),
+            without_accents(self.prenom).casefold(),
+            self.patient_id,
+        )
+
     def matches(self, words: list[str]) -> bool:
         """True when every word starts a word of the name (`dup mar` finds Dupont Marie)."""
         names = self.search_key.replace("-", " ").split()
@@ -88,6 +100,11 @@ class PracticeListing:
 
     def __len__(self) -> int:
         return len(self._patients)
+
+    @property
+    def revision(self) -> int:
+        """The newest status revision read from the store (0 before the first refresh)."""
+        return self._revision
 
     def patients(self) -> Iterator[ListedPatient]:
         """Every active patient, in no particular order."""
