@@ -102,9 +102,7 @@ def test_a_list_is_filtered_sorted_and_paged(page, dashboard):
     page.get_by_role("link", name=f"À vérifier ({to_check})").click()
     expect(page).to_have_url(re.compile(r"\?statut=a_verifier$"))
     expect(rows).to_have_count(to_check)
-    expect(rows.locator("td.statut .badge")).to_have_text(
-        ["À vérifier"] * to_check
-    )
+    expect(rows.locator("td.statut .badge")).to_have_text(["À vérifier"] * to_check)
 
     page.get_by_role("link", name="Âge").click()
     expect(page.locator('th[aria-sort="ascending"]')).to_contain_text("Âge")
@@ -123,9 +121,7 @@ def test_a_list_is_filtered_sorted_and_paged(page, dashboard):
     )
 
 
-def test_a_search_by_name_narrows_the_list_without_the_name_in_the_url(
-    page, dashboard
-):
+def test_a_search_by_name_narrows_the_list_without_the_name_in_the_url(page, dashboard):
     """The search is posted, kept in the session, shown with "Effacer", and never in a URL."""
     log_in(page, dashboard, "assistante", then=f"/indicateurs/{LONG_LIST}")
     rows = page.locator("table.patients tbody tr")

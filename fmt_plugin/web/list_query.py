@@ -20,8 +20,16 @@ from fmt_plugin.status_changes import KnownStatus
 from fmt_plugin.web.listing import ListedPatient, search_words
 
 PAGE_SIZE = 50
-SORT_KEYS = ("nom", "prenom", "age", "nir", "statut", "echeance", "dernier_acte")
 SortKey = Literal["nom", "prenom", "age", "nir", "statut", "echeance", "dernier_acte"]
+SORT_KEYS: tuple[SortKey, ...] = (
+    "nom",
+    "prenom",
+    "age",
+    "nir",
+    "statut",
+    "echeance",
+    "dernier_acte",
+)
 Order = Literal["asc", "desc"]
 DEFAULT_SORT: SortKey = "nom"
 #: The order of the statut column: what there is to do first.

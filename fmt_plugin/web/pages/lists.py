@@ -93,9 +93,7 @@ async def indicator_list(request: Request, session: Session) -> Response:
     search = session.list_search.get(indicator.id, "")
     listing = await dashboard.listing()
     concerned = list(listing.concerned(indicator.id))
-    shown = list_page(
-        concerned, params, today=dashboard.clock().date(), search=search
-    )
+    shown = list_page(concerned, params, today=dashboard.clock().date(), search=search)
     rate = count_rates(
         pack,
         ((indicator.id, k.status, k.hors_fmt, k.catch_up) for _, k in concerned),
