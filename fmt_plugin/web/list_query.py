@@ -163,6 +163,8 @@ def sort_rows(rows: list[Row], key: SortKey, order: Order) -> list[Row]:
     # Sorted by name first, then by the column: Python's sort is stable (in reverse too),
     # so rows equal on the column stay in name order.
     by_name = sorted(rows, key=lambda row: row[0].sort_name)
+    if key == "nom":
+        return by_name[::-1] if order == "desc" else by_name
     dated = [(value(row), row) for row in by_name]
     known = [pair for pair in dated if pair[0] is not None]
     known.sort(key=lambda pair: pair[0], reverse=order == "desc")

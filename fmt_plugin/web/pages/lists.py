@@ -19,7 +19,6 @@ from starlette.routing import BaseRoute, Route
 from fmt_plugin.installation import Installation
 from fmt_plugin.rules.model import Status
 from fmt_plugin.rules.pack import GROUPS, Indicator, RulePack
-from fmt_plugin.rules.rates import count_rates
 from fmt_plugin.web.app import dashboard_of, page
 from fmt_plugin.web.list_query import SORT_KEYS, ListParams, list_page
 from fmt_plugin.web.sessions import Session
@@ -94,10 +93,7 @@ async def indicator_list(request: Request, session: Session) -> Response:
     listing = await dashboard.listing()
     concerned = list(listing.concerned(indicator.id))
     shown = list_page(concerned, params, today=dashboard.clock().date(), search=search)
-    rate = count_rates(
-        pack,
-        ((indicator.id, k.status, k.hors_fmt, k.catch_up) for _, k in concerned),
-    )[indicator.id]
+    rate = listing.rates(pack)[indicator.id]
     if shown.rows:
         await dashboard.backend.run(
             _audit_view, session.account, indicator.id, len(shown.rows)
