@@ -13,12 +13,29 @@ The list page is also timed in Chromium (`page.goto` until `load`).
     python bench/dashboard_pages.py --url / --url /evolution # other pages, once they exist
     python bench/dashboard_pages.py --json
 
-Measured on 2026-12-03 (2 vCPUs, Python 3.11.7; `--repeat 30`), server time as seen by the
-client (the request's round trip on the loopback), in ms:
+Measured on 2026-12-03 (2 vCPUs, Python 3.11.7, `--repeat 20`) while other work loaded the
+machine (load average 8-12 on 2 cores: every figure is inflated, several times over). Round
+trip on the loopback, median / p95 in ms; "shipped" is the server as it is, "nodelay" the same
+with `--tcp-nodelay` (see below):
 
-| URL | 1,500 median | p95 | 20,000 median | p95 |
+| URL | 1,500 shipped | 1,500 nodelay | 20,000 shipped | 20,000 nodelay |
 |---|---:|---:|---:|---:|
-| see the report of `python bench/dashboard_pages.py` (bench/README.md) | | | | |
+| `/indicateurs` | 48 / 76 | 6 / 10 | 131 / 166 | 45 / 62 |
+| `/indicateurs/dep_diabete?page=1` | 92 / 136 | 17 / 33 | 264 / 377 | 153 / 198 |
+| `…?tri=age&ordre=desc` | 92 / 127 | 23 / 32 | 467 / 1,245 | 247 / 435 |
+| `…?tri=echeance` | 82 / 116 | 16 / 25 | 446 / 1,340 | 231 / 538 |
+| `…?statut=a_verifier&tri=dernier_acte&ordre=desc` | 86 / 172 | 19 / 29 | 364 / 576 | 149 / 375 |
+| `…?page=50` | 62 / 89 | 17 / 19 | 208 / 392 | 214 / 414 |
+| Chromium, list page 1 (`goto` until `load`) | 533 / 1,610 | | 570 / 919 | |
+| first page after start-up (read model loaded) | 947 | 512 | 10,634 | 5,497 |
+
+`dep_diabete` holds 9,929 patients at 20,000 (199 pages). Two findings for the server:
+- Without TCP_NODELAY on the dashboard's socket every keep-alive answer waits ~40 ms for the
+  client's delayed ACK (`/health` takes 44 ms instead of 0.7 ms): `DashboardServer._bind`
+  should set it.
+- At 20,000, `store.roster_revision()` (a full scan of `patients`) costs ~15-18 ms of every
+  page; the sort of ~10,000 rows by a column is most of the rest (the rows of each indicator
+  and the rates are cached per change of the store, the sorted orders are not yet).
 """
 
 from __future__ import annotations
