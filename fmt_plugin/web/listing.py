@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from fmt_plugin.accents import without_accents
 from fmt_plugin.model import Patient
@@ -51,6 +52,17 @@ class ListedPatient:
             return None
         return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
+    @cached_property
+    def sort_name(self) -> tuple[str, str, str]:
+        """(nom, prénom, id) as the lists sort them: accents and case ignored."""
+        # Cached on the instance (a frozen dataclass still has a __dict__): a list of
+        # 20,000 patients sorted by name must not strip accents on every page view.
+        return (
+            without_accents(self.nom).casefold(),
+            without_accents(self.prenom).casefold(),
+            self.patient_id,
+        )
+
     def matches(self, words: list[str]) -> bool:
         """True when every word starts a word of the name (`dup mar` finds Dupont Marie)."""
         names = self.search_key.replace("-", " ").split()
@@ -70,24 +82,40 @@ class PracticeListing:
         self._statuses: dict[str, PatientStatuses] = {}
         self._revision = 0
         self._roster: tuple[object, ...] | None = None
+        # What the pages ask again and again, computed once per change of the store: the
+        # rows of each indicator (in name order) and the rates of the last pack asked for.
+        self._by_indicator: dict[str, list[tuple[ListedPatient, KnownStatus]]] = {}
+        self._rates: tuple[RulePack, dict[str, IndicatorRate]] | None = None
 
     def refresh(self, store: Store) -> None:
         """Re-read what changed in the store since the last refresh (its thread only)."""
         roster = store.roster_revision()
+        stale = False
         if roster != self._roster:
             self._patients = {
                 patient.patient_id: ListedPatient.of(patient)
                 for patient in store.iter_patients()
             }
             self._roster = roster
+            stale = True
         self._revision, changed = store.statuses.written_since(self._revision)
         if changed:
             # A new dict, swapped in whole: a page reading on the event loop never sees
             # one being changed under it by this thread.
             self._statuses = {**self._statuses, **changed}
+            stale = True
+        if stale:
+            # Swapped after the data: a page filling the old cache loses its work only.
+            self._by_indicator = {}
+            self._rates = None
 
     def __len__(self) -> int:
         return len(self._patients)
+
+    @property
+    def revision(self) -> int:
+        """The newest status revision read from the store (0 before the first refresh)."""
+        return self._revision
 
     def patients(self) -> Iterator[ListedPatient]:
         """Every active patient, in no particular order."""
@@ -102,15 +130,26 @@ class PracticeListing:
         return self._statuses.get(patient_id, {})
 
     def concerned(self, indicator: str) -> Iterator[tuple[ListedPatient, KnownStatus]]:
-        """The active patients `indicator` concerns, with their status for it."""
-        for patient_id, patient in self._patients.items():
-            known = self._statuses.get(patient_id, {}).get(indicator)
-            if known is not None:
-                yield patient, known
+        """The active patients `indicator` concerns, with their status for it, by name."""
+        cache = self._by_indicator
+        rows = cache.get(indicator)
+        if rows is None:
+            statuses = self._statuses
+            rows = []
+            for patient_id, patient in self._patients.items():
+                known = statuses.get(patient_id, {}).get(indicator)
+                if known is not None:
+                    rows.append((patient, known))
+            rows.sort(key=lambda row: row[0].sort_name)
+            cache[indicator] = rows
+        return iter(rows)
 
     def rates(self, pack: RulePack) -> dict[str, IndicatorRate]:
         """The taux d'atteinte of every indicator of `pack`, over the active patients."""
-        return count_rates(
+        cached = self._rates
+        if cached is not None and cached[0] is pack:
+            return cached[1]
+        rates = count_rates(
             pack,
             (
                 (indicator, known.status, known.hors_fmt, known.catch_up)
@@ -118,6 +157,8 @@ class PracticeListing:
                 for indicator, known in self._statuses.get(patient_id, {}).items()
             ),
         )
+        self._rates = (pack, rates)
+        return rates
 
     def search(self, text: str, limit: int = 20) -> list[ListedPatient]:
         """The patients whose name matches `text`, by name, at most `limit`."""
