@@ -8,11 +8,18 @@ statuses replace the remembered ones (encrypted) and every change goes to the ad
 re-evaluates everyone, so a date change reaches every patient).
 
 Patients named in a burst are coalesced: one evaluation for all of them after `delay_s`.
+
+When it starts, and whenever the date changes (checked every minute), every active patient
+whose statuses were not evaluated today is re-evaluated too: a new installation's roster, or
+due dates that passed overnight, show on the dashboard without waiting for the nightly
+snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +38,10 @@ T = TypeVar("T")
 
 #: How long a burst of messages is gathered before its patients are evaluated together.
 DEFAULT_DELAY_S = 0.5
+#: How often the refresher looks whether the date changed.
+DAY_CHECK_S = 60.0
+#: Patients re-evaluated per step of a whole-practice catch-up.
+STALE_SLICE = 500
 
 
 class StatusRefresher:
@@ -49,10 +60,13 @@ class StatusRefresher:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="fmt-statuses")
         self._installation: Installation | None = None
         self._pending: set[str] = set()
+        #: Patients not evaluated today, refreshed a slice at a time when nothing is pending.
+        self._stale: set[str] = set()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
+        self._day: date | None = None
         self._task: asyncio.Task[None] | None = None
         #: Evaluations run, patients re-evaluated since start, and the changes they made.
         self.runs = 0
@@ -65,6 +79,12 @@ class StatusRefresher:
             lambda: open_installation(self._config_path)
         )
         self._task = asyncio.create_task(self._loop(), name="fmt-status-refresh")
+        self.check_date()  # the patients not evaluated today, at once
+
+    def check_date(self) -> None:
+        """Look now whether the date changed (it is also looked at every minute)."""
+        self._idle.clear()
+        self._wake.set()
 
     def notify(self, patient_ids: Iterable[str]) -> None:
         """These patients' records changed: evaluate them soon (returns at once)."""
@@ -93,24 +113,62 @@ class StatusRefresher:
 
     async def _loop(self) -> None:
         while True:
-            await self._wake.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), DAY_CHECK_S)
             self._wake.clear()
+            if not self._stopping and self._today() != self._day:
+                await self._add_stale_patients()
             if self._pending and not self._stopping:
                 await asyncio.sleep(self._delay_s)  # gather the rest of the burst
             if self._pending:
                 batch, self._pending = self._pending, set()
-                try:
-                    await self._on_thread(partial(self._refresh, batch))
-                except Exception as exc:  # noqa: BLE001 -- the nightly run catches up
-                    log.error(
-                        "background re-evaluation of %d patient(s) failed: %s",
-                        len(batch),
-                        type(exc).__name__,
-                    )
-            if not self._pending:
+                await self._refresh_batch(batch)
+            elif self._stale and not self._stopping:
+                # A slice at a time: notified patients and a stop never wait for the
+                # whole practice (a stop leaves the rest to the next start).
+                batch = set(itertools.islice(self._stale, STALE_SLICE))
+                self._stale -= batch
+                await self._refresh_batch(batch)
+                self._wake.set()
+            if not self._pending and (self._stopping or not self._stale):
                 self._idle.set()
             if self._stopping and not self._pending:
                 return
+
+    async def _refresh_batch(self, batch: set[str]) -> None:
+        try:
+            await self._on_thread(partial(self._refresh, batch))
+        except Exception as exc:  # noqa: BLE001 -- the nightly run catches up
+            log.error(
+                "background re-evaluation of %d patient(s) failed: %s",
+                len(batch),
+                type(exc).__name__,
+            )
+
+    async def _add_stale_patients(self) -> None:
+        day = self._today()
+        try:
+            stale = await self._on_thread(partial(self._stale_patients, day))
+        except Exception as exc:  # noqa: BLE001 -- looked at again next minute
+            log.error(
+                "could not list the patients to re-evaluate: %s", type(exc).__name__
+            )
+            return
+        self._day = day
+        if stale:
+            log.info("re-evaluating %d patient(s) not evaluated on %s", len(stale), day)
+            self._stale |= stale
+
+    def _stale_patients(self, day: date) -> set[str]:
+        installation = self._installation
+        if installation is None:
+            raise RuntimeError("status refresher not started")
+        evaluated = installation.store.statuses.evaluated_on()
+        return {
+            patient_id
+            for patient_id in installation.store.patient_ids()
+            if evaluated.get(patient_id) != day
+        }
 
     def _refresh(self, patient_ids: set[str]) -> None:
         installation = self._installation

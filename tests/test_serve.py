@@ -262,7 +262,9 @@ def test_serve_serves_the_dashboard_log_in_page_beside_the_status_routes(
     base = server.status_url
     with urllib.request.urlopen(base + "/connexion", timeout=10) as answer:  # noqa: S310
         page = answer.read().decode("utf-8")
-        assert answer.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert answer.headers["Content-Security-Policy"].startswith(
+            "default-src 'self'"
+        )
     assert '<html lang="fr">' in page
     assert "Mot de passe" in page
     with urllib.request.urlopen(base + "/health", timeout=10) as answer:  # noqa: S310

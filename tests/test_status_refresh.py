@@ -12,10 +12,12 @@ import pytest
 from conftest import PUBLIC_SCENARIO
 from test_service import send_mllp, serve_during
 
+from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
 from fmt_plugin.ingest import Incoming
 from fmt_plugin.installation import open_installation
 from fmt_plugin.service import ServiceReady, installation_ingestor
 from fmt_plugin.status_refresh import StatusRefresher
+from fmt_plugin.timezone import today_in_paris
 
 AS_OF = date(2026, 3, 15)
 RECORDER = """
@@ -24,13 +26,20 @@ import threading
 from fmt_plugin.hooks import hookimpl
 
 CHANGES = []
-CHANGED = threading.Event()
+CHANGED = threading.Condition()
 
 
 @hookimpl
 def fmt_status_changed(change):
-    CHANGES.append(change)
-    CHANGED.set()
+    with CHANGED:
+        CHANGES.append(change)
+        CHANGED.notify_all()
+
+
+def wait_until(condition, timeout):
+    # True once condition(changes told so far) holds (False after timeout s).
+    with CHANGED:
+        return CHANGED.wait_for(lambda: condition(CHANGES), timeout)
 """
 
 
@@ -94,15 +103,17 @@ def test_a_burst_of_messages_is_evaluated_once(scenario_config):
         refresher = StatusRefresher(scenario_config, delay_s=0.2, today=lambda: AS_OF)
         await refresher.start()
         try:
+            await refresher.idle()  # the start-up catch-up of the whole roster
+            before = (refresher.runs, refresher.refreshed)
             for patient_id in ("Q05", "Q06", "Q07", "Q06"):
                 refresher.notify([patient_id])
             await refresher.idle()
         finally:
             await refresher.stop()
-        return refresher
+        return before, (refresher.runs, refresher.refreshed)
 
-    refresher = asyncio.run(main())
-    assert (refresher.runs, refresher.refreshed) == (1, 3)
+    (runs, refreshed), after = asyncio.run(main())
+    assert after == (runs + 1, refreshed + 3)
 
 
 def test_stop_evaluates_what_is_still_pending(scenario_config):
@@ -124,11 +135,55 @@ def test_the_service_notifies_a_status_change_seconds_after_the_ack(
 ):
     """Over MLLP: the ACK first, then `fmt_status_changed` for that patient, not at night."""
 
+    with open_installation(scenario_config) as installation:
+        pack = select_rule_pack(installation.config, installation.pm)
+        practice = evaluate_practice(
+            installation.store, installation.pm, pack, today_in_paris()
+        )
+    concerned = {e.patient_id for e in practice.evaluations if e.statuses}
+
+    def everyone_told(changes) -> bool:
+        return {c.patient_id for c in changes} == concerned
+
     async def scenario(ready: ServiceReady) -> None:
+        # The start-up catch-up tells every first status; then only the message's news.
+        assert await asyncio.to_thread(recorder.wait_until, everyone_told, 30)
+        recorder.CHANGES.clear()
         raw = (PUBLIC_SCENARIO / "messages" / "q06_hba1c.hl7").read_bytes()
         (answer,) = await send_mllp(ready, [raw])
         assert b"MSA|CA" in answer  # commit accept (the lab asks for enhanced mode)
-        assert await asyncio.to_thread(recorder.CHANGED.wait, 30)
+        assert await asyncio.to_thread(recorder.wait_until, bool, 30)
 
     serve_during(scenario_config, scenario)
     assert {c.patient_id for c in recorder.CHANGES} == {"Q06"}
+
+
+def test_start_and_a_new_day_re_evaluate_the_patients_not_evaluated_that_day(
+    scenario_config,
+):
+    """A fresh roster is evaluated at start; the next day, everyone again (due dates pass)."""
+    days = [AS_OF]
+
+    async def main() -> list[int]:
+        refresher = StatusRefresher(scenario_config, delay_s=0, today=lambda: days[0])
+        await refresher.start()
+        try:
+            await refresher.idle()
+            counts = [refresher.refreshed]
+            refresher.check_date()  # the same day: nothing to do
+            await refresher.idle()
+            counts.append(refresher.refreshed)
+            days[0] = date(2026, 3, 16)
+            refresher.check_date()
+            await refresher.idle()
+            counts.append(refresher.refreshed)
+        finally:
+            await refresher.stop()
+        return counts
+
+    with open_installation(scenario_config) as installation:
+        patients = len(installation.store.patient_ids())
+    assert asyncio.run(main()) == [patients, patients, 2 * patients]
+    with open_installation(scenario_config) as installation:
+        days_seen = set(installation.store.statuses.evaluated_on().values())
+    assert days_seen == {date(2026, 3, 16)}

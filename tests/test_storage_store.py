@@ -168,6 +168,19 @@ def test_sync_counts_added_updated_unchanged_deactivated(store):
     )
 
 
+def test_the_roster_revision_moves_with_each_change_and_only_then(store):
+    """Added, changed, deactivated patients move it; an identical sync does not."""
+    revisions = [store.roster_revision()]
+    store.sync_roster(ROSTER, actor=ACTOR)
+    revisions.append(store.roster_revision())
+    store.sync_roster(ROSTER, actor=ACTOR)
+    revisions.append(store.roster_revision())
+    store.sync_roster([ROSTER[0], patient("P002", telephone="0699999999")], actor=ACTOR)
+    revisions.append(store.roster_revision())
+    first, added, identical, changed = revisions
+    assert first < added == identical < changed
+
+
 def test_deactivated_patient_is_kept_not_deleted(store):
     """A patient missing from the roster is inactive, still readable, never deleted."""
     store.sync_roster(ROSTER, actor=ACTOR)

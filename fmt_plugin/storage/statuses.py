@@ -42,6 +42,13 @@ class IndicatorStatuses:
             patient_id: self._decrypt(patient_id, value) for patient_id, value in rows
         }
 
+    def evaluated_on(self) -> dict[str, date]:
+        """The day each patient's statuses were last evaluated (nothing decrypted)."""
+        rows = self._conn.execute(
+            "SELECT patient_id, evaluated_on FROM indicator_statuses"
+        )
+        return {patient_id: date.fromisoformat(day) for patient_id, day in rows}
+
     def of(self, patient_ids: Collection[str]) -> dict[str, PatientStatuses]:
         """The remembered statuses of these patients (those never evaluated are absent).
 

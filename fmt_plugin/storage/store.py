@@ -308,12 +308,12 @@ class Store:
             sql += " WHERE active = 1"
         return [r[0] for r in self._conn.execute(sql + " ORDER BY patient_id")]
 
-    def roster_revision(self) -> tuple[object, ...]:
-        """A value that changes whenever a patient is added, updated or deactivated."""
+    def roster_revision(self) -> int:
+        """A number that moves whenever a patient is added, updated or removed (triggers)."""
         row = self._conn.execute(
-            "SELECT count(*), sum(active), max(created_at), max(updated_at) FROM patients"
+            "SELECT revision FROM table_revisions WHERE name = 'patients'"
         ).fetchone()
-        return tuple(row)
+        return int(row[0]) if row else 0
 
     def iter_patients(self, *, active_only: bool = True) -> Iterator[Patient]:
         """Yield stored patients in patient-id order, decrypting one at a time."""

@@ -81,7 +81,7 @@ class PracticeListing:
         self._patients: dict[str, ListedPatient] = {}
         self._statuses: dict[str, PatientStatuses] = {}
         self._revision = 0
-        self._roster: tuple[object, ...] | None = None
+        self._roster: int | None = None
         # What the pages ask again and again, computed once per change of the store: the
         # rows of each indicator (in name order) and the rates of the last pack asked for.
         self._by_indicator: dict[str, list[tuple[ListedPatient, KnownStatus]]] = {}

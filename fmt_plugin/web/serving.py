@@ -87,6 +87,9 @@ class DashboardServer:
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # Accepted connections inherit it: a keep-alive answer is not held back ~40 ms
+            # waiting for the browser's delayed ACK (Nagle), measured in bench/.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.bind((self.host, self.port))
             sock.listen(128)
         except OSError as exc:
