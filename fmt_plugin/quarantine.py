@@ -22,6 +22,14 @@ log = logging.getLogger(__name__)
 
 #: The audit action of a discard (the CLI's and the dashboard's).
 DISCARD_ACTION = "hl7.discard"
+#: Why a message is discarded, as the dashboard asks it: a closed list, so that the audit
+#: log (in clear) gets a code and never a sentence that could name the patient.
+DISCARD_REASONS = {
+    "autre_medecin": "patient d'un autre médecin : le message n'est pas pour le cabinet",
+    "doublon": "doublon d'un message déjà intégré",
+    "renvoye_corrige": "message erroné, renvoyé corrigé par l'expéditeur",
+    "test": "message de test de l'expéditeur",
+}
 
 
 def discard_quarantined(
@@ -34,12 +42,15 @@ def discard_quarantined(
 ) -> None:
     """Set quarantined messages aside, audited as `actor`, in one transaction.
 
-    `reason` is a code from a closed list (never free text: the audit log is in clear).
+    `reason` is a key of DISCARD_REASONS (never free text: the audit log is in clear);
+    ValueError for another.
     The caller checks first that each id is waiting in quarantine; the others are left as
     they are.
     """
     detail = "discarded=" + ",".join(map(str, message_ids))
     if reason is not None:
+        if reason not in DISCARD_REASONS:
+            raise ValueError(f"unknown discard reason: {reason!r}")
         detail += f" reason={reason}"
     with store.transaction():
         store.inbox.discard(
