@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from fmt_plugin.hl7.identity import ReceivedIdentity, received_identity
 from fmt_plugin.installation import open_installation
 from fmt_plugin.recalls.model import Audience, DueItem, PlannedRecall, RecallState
 from fmt_plugin.rules.model import Status
+from fmt_plugin.timezone import PARIS
 from fmt_plugin.views.hl7_inbox import identity_text
 
 pytestmark = pytest.mark.slow
@@ -60,10 +63,6 @@ def add_stranger_to_roster(config: Path, identity: ReceivedIdentity) -> tuple[st
 
 def an_uncertain_recall(config: Path) -> tuple[int, str]:
     """A recall left `uncertain` by a send cut short, through the outbox's own moves."""
-    from datetime import datetime
-
-    from fmt_plugin.timezone import PARIS
-
     now = datetime.now(PARIS)
     with open_installation(config) as installation:
         outbox = installation.store.outbox
@@ -93,6 +92,11 @@ def test_the_quarantine_shows_who_and_why_and_a_discarded_message_leaves_it(
     expect(page.get_by_role("link", name=re.compile("En attente"))).to_contain_text("1")
     screenshot(page, "quarantaine")
 
+    forged = page.request.post(
+        f"{dashboard.url}/quarantaine/{message_id}/ecarter",
+        form={"csrf": "forged", "motif": "doublon"},
+    )
+    assert forged.status == 403
     page.on("dialog", lambda dialog: dialog.accept())
     message.get_by_label("Motif pour écarter").select_option("autre_medecin")
     message.get_by_role("button", name="Écarter").click()
@@ -114,9 +118,10 @@ def test_the_quarantine_shows_who_and_why_and_a_discarded_message_leaves_it(
 
 
 def test_a_replay_stays_in_quarantine_until_the_patient_joins_then_integrates(
-    page, dashboard
+    page, dashboard, caplog
 ):
     """Replayed before the patient is known: the reason stays; after: integrated, statuses computed."""
+    caplog.set_level(logging.DEBUG)
     message_id, identity = quarantined(dashboard.config)
     log_in(page, dashboard, "docteur", then="/quarantaine")
     message = page.locator(f'article[data-message="{message_id}"]')
@@ -140,6 +145,9 @@ def test_a_replay_stays_in_quarantine_until_the_patient_joins_then_integrates(
         store = installation.store
         assert store.inbox.get(message_id).state == "accepted"
         assert store.statuses.all().get(patient_id)
+    assert f"quarantine replay: message {message_id} accepted" in caplog.text
+    for secret in (identity.family, identity.given, identity.ins or "?"):
+        assert secret not in caplog.text
     replays = audit_rows(dashboard.config, "hl7.replay")
     assert [actor for actor, _, _ in replays] == ["docteur", "docteur"]
     assert replays[0][2] == f"replayed=1 accepted={message_id}"
