@@ -44,6 +44,26 @@ DAY_CHECK_S = 60.0
 STALE_SLICE = 500
 
 
+def refresh_statuses(
+    installation: Installation, patient_ids: Iterable[str], as_of: date
+) -> tuple[int, int]:
+    """Evaluate these patients at `as_of`, remember and notify their statuses now.
+
+    On the caller's thread and store connection (the refresher's, or the dashboard's after
+    a quarantined message is replayed). Returns (patients evaluated, statuses changed).
+    """
+    pack = select_rule_pack(installation.config, installation.pm)
+    practice = evaluate_practice(
+        installation.store,
+        installation.pm,
+        pack,
+        as_of,
+        patient_ids=sorted(set(patient_ids)),
+    )
+    changes = track_status_changes(installation.store, installation.pm, practice)
+    return len(practice.evaluations), changes
+
+
 class StatusRefresher:
     """Keeps the remembered statuses of recently-written patients current."""
 
@@ -174,18 +194,9 @@ class StatusRefresher:
         installation = self._installation
         if installation is None:
             raise RuntimeError("status refresher not started")
-        pack = select_rule_pack(installation.config, installation.pm)
-        practice = evaluate_practice(
-            installation.store,
-            installation.pm,
-            pack,
-            self._today(),
-            patient_ids=sorted(patient_ids),
-        )
-        self.changes += track_status_changes(
-            installation.store, installation.pm, practice
-        )
-        self.refreshed += len(practice.evaluations)
+        evaluated, changes = refresh_statuses(installation, patient_ids, self._today())
+        self.changes += changes
+        self.refreshed += evaluated
         self.runs += 1
 
     async def _on_thread(self, function: Callable[[], T]) -> T:

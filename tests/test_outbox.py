@@ -307,6 +307,23 @@ def test_entries_filter_by_state_and_counts_every_state(outbox):
     }
 
 
+def test_latest_pages_newest_first_and_filters_by_state(outbox):
+    """`latest` gives one page, newest first, of every message or of one state."""
+    ids = outbox.add_planned(
+        [recall("P001", item(name)) for name in "abcde"],
+        now=NOW,
+        message_id_domain=DOMAIN,
+    )
+    outbox.mark_dead(ids[1], reason="aucun canal", now=NOW)
+    outbox.mark_dead(ids[3], reason="aucun canal", now=NOW)
+    assert [e.id for e in outbox.latest(limit=2)] == [ids[4], ids[3]]
+    assert [e.id for e in outbox.latest(limit=2, offset=4)] == [ids[0]]
+    assert [e.id for e in outbox.latest(S.DEAD, limit=10)] == [ids[3], ids[1]]
+    assert outbox.latest(S.SENT, limit=10) == []
+    with pytest.raises(ValueError, match="limit"):
+        outbox.latest(limit=0)
+
+
 def test_interrupted_lists_messages_in_sending(outbox):
     """`interrupted` gives the ids of the messages left in `sending`."""
     ids = outbox.add_planned(

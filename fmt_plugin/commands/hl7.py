@@ -18,8 +18,10 @@ from fmt_plugin.gc_tuning import tuned_for_throughput
 from fmt_plugin.hl7.identity import received_identity
 from fmt_plugin.installation import Installation
 from fmt_plugin.logs import configure_logging
+from fmt_plugin.quarantine import discard_quarantined, replay_quarantined
 from fmt_plugin.service import installation_ingestor, run_service
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
+from fmt_plugin.timezone import today_in_paris
 from fmt_plugin.views.hl7_inbox import (
     ProgressLine,
     render_import_summary,
@@ -220,8 +222,9 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
         if not ids:
             print("Quarantaine vide : rien à rejouer.")
             return ExitStatus.OK
-        ingestor = installation_ingestor(installation)
-        results = ingestor.replay(ids, actor=current_actor())
+        results = replay_quarantined(
+            installation, ids, actor=current_actor(), as_of=today_in_paris()
+        )
         sys.stdout.write(render_replay(results, discarded))
         return ExitStatus.OK if all(r.accepted for r in results) else ExitStatus.FAILURE
 
@@ -243,17 +246,7 @@ def cmd_quarantine_discard(args: argparse.Namespace) -> int:
                 f"déjà écarté(s) : {_numbers(already)} ; rien n'a été écarté"
             )
         _check_in_quarantine(ids, waiting, "rien n'a été écarté")
-        actor = current_actor()
-        with store.transaction():
-            store.inbox.discard(
-                ids, by=actor, at=datetime.now(UTC).isoformat(timespec="seconds")
-            )
-            store.audit_in_transaction(
-                actor=actor,
-                action="hl7.discard",
-                detail="discarded=" + ",".join(map(str, ids)),
-            )
-        log.info("quarantine: message(s) %s discarded", ",".join(map(str, ids)))
+        discard_quarantined(store, ids, actor=current_actor(), at=datetime.now(UTC))
         if len(ids) == 1:
             done = (
                 f"Message {_numbers(ids)} écarté : gardé chiffré, il n'est plus compté "

@@ -33,6 +33,26 @@ class AuditReport:
 
 
 @dataclass(frozen=True)
+class AuditEntry:
+    """One entry as stored, for reading: ids and codes only, never patient data.
+
+    `at` is None when the stored time is not one (a row edited by hand, which `verify`
+    reports): reading the log must not fail on the very rows it should show.
+    """
+
+    seq: int
+    at: datetime | None
+    actor: str
+    action: str
+    target: str | None
+    detail: str | None
+
+
+#: Most entries one `entries` call returns (a page of the dashboard asks for far fewer).
+MAX_ENTRIES = 1000
+
+
+@dataclass(frozen=True)
 class _Head:
     seq: int
     mac: bytes
@@ -81,6 +101,44 @@ class AuditLog:
             (seq, mac, self._head_mac(seq, mac)),
         )
         return seq
+
+    def entries(
+        self,
+        *,
+        before_seq: int | None = None,
+        limit: int = 50,
+        action: str | None = None,
+    ) -> list[AuditEntry]:
+        """The latest entries, newest first: those below `before_seq` when it is given.
+
+        `action` keeps only the entries of that action; `limit` is capped at MAX_ENTRIES.
+        Paging goes backwards: the next page starts before the last seq of this one. Reads
+        the rows as they are, without checking them (that is `verify`'s job).
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        clauses: list[str] = []
+        params: list[object] = []
+        if before_seq is not None:
+            clauses.append("seq < ?")
+            params.append(before_seq)
+        if action is not None:
+            clauses.append("action = ?")
+            params.append(action)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._conn.execute(
+            "SELECT seq, at, actor, action, target, detail FROM audit_log"  # noqa: S608 -- constant clauses
+            f"{where} ORDER BY seq DESC LIMIT ?",
+            (*params, min(limit, MAX_ENTRIES)),
+        ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def actions(self) -> list[str]:
+        """Every action the log holds, in alphabetical order (for a filter's choices)."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT action FROM audit_log ORDER BY action"
+        ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def verify(self) -> AuditReport:
         """Recompute every mac in seq order, then check the head against the last entry.
@@ -217,6 +275,26 @@ class AuditLog:
     def _head_mac(self, seq: int, mac: bytes) -> bytes:
         message = HEAD_LABEL + b"\x00" + seq.to_bytes(8, "big", signed=True) + mac
         return hmac.new(self._key, message, sha256).digest()
+
+
+def _entry(row: tuple[object, ...]) -> AuditEntry:
+    seq, at, actor, action, target, detail = row
+    return AuditEntry(
+        seq=int(str(seq)),
+        at=_stored_time(at),
+        actor=str(actor),
+        action=str(action),
+        target=None if target is None else str(target),
+        detail=None if detail is None else str(detail),
+    )
+
+
+def _stored_time(value: object) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _timestamp(at: datetime | None) -> str:

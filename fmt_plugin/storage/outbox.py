@@ -258,6 +258,25 @@ class RecallOutbox:
         rows = self._conn.execute(sql + " ORDER BY recall_id", params).fetchall()
         return [self._entry(row) for row in rows]
 
+    def latest(
+        self, state: RecallState | None = None, *, limit: int, offset: int = 0
+    ) -> list[OutboxEntry]:
+        """One page of the messages (or those in `state`), newest first.
+
+        Only the page's contents are decrypted, however long the outbox has grown.
+        """
+        if limit < 1 or offset < 0:
+            raise ValueError("limit must be at least 1 and offset not negative")
+        sql = f"SELECT {_COLUMNS} FROM recall_messages"  # noqa: S608 -- constant columns
+        params: tuple[object, ...] = ()
+        if state is not None:
+            sql += " WHERE state = ?"
+            params = (RecallState(state).value,)
+        rows = self._conn.execute(
+            sql + " ORDER BY recall_id DESC LIMIT ? OFFSET ?", (*params, limit, offset)
+        ).fetchall()
+        return [self._entry(row) for row in rows]
+
     def due(self, now: datetime) -> list[OutboxEntry]:
         """The messages to try at `now`: planned ones, and failed ones whose retry time came."""
         rows = self._conn.execute(

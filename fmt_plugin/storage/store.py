@@ -26,7 +26,7 @@ from fmt_plugin.model import Patient
 from fmt_plugin.rules.model import Override, OverrideKind
 from fmt_plugin.storage import db
 from fmt_plugin.storage.accounts import UserAccounts
-from fmt_plugin.storage.audit import AuditLog, AuditReport
+from fmt_plugin.storage.audit import AuditEntry, AuditLog, AuditReport
 from fmt_plugin.storage.crypto import FieldCipher
 from fmt_plugin.storage.inbox import Hl7Inbox
 from fmt_plugin.storage.keys import KeyRing
@@ -546,6 +546,32 @@ class Store:
         """Check the whole audit chain and its head; writes nothing."""
         try:
             return self._audit.verify()
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"{self.path}: lecture du journal impossible ({exc})"
+            ) from exc
+
+    def audit_entries(
+        self,
+        *,
+        before_seq: int | None = None,
+        limit: int = 50,
+        action: str | None = None,
+    ) -> list[AuditEntry]:
+        """The latest audit entries, newest first (see `AuditLog.entries`); writes nothing."""
+        try:
+            return self._audit.entries(
+                before_seq=before_seq, limit=limit, action=action
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"{self.path}: lecture du journal impossible ({exc})"
+            ) from exc
+
+    def audit_actions(self) -> list[str]:
+        """Every action the audit log holds, alphabetically."""
+        try:
+            return self._audit.actions()
         except sqlite3.Error as exc:
             raise StoreError(
                 f"{self.path}: lecture du journal impossible ({exc})"

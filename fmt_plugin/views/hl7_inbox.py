@@ -160,6 +160,16 @@ def _message_block(
     return lines
 
 
+def field_location(location: str) -> str:
+    """`PID-3` for the ERR-2 location `PID^1^3`, `PID` without a field, "" for none."""
+    segment, _, rest = location.partition("^")
+    fields = rest.split("^")
+    field = fields[1] if len(fields) > 1 else ""
+    if not segment:
+        return ""
+    return f"{segment}-{field}" if field else segment
+
+
 def identity_text(identity: ReceivedIdentity | None) -> str:
     """`INCONNU IVAN, né(e) le 02/02/1970, INS 1 70 02 75 056 998 94`, as the PID says it."""
     if identity is None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from fmt_plugin.web.pages import lists, login, service_state
+from fmt_plugin.web.pages import (
+    audit,
+    lists,
+    login,
+    quarantine,
+    recalls,
+    service_state,
+)
 
 
 def all_routes() -> list[BaseRoute]:
@@ -13,4 +20,7 @@ def all_routes() -> list[BaseRoute]:
         *login.routes(),
         *service_state.routes(),
         *lists.routes(),
+        *recalls.routes(),
+        *quarantine.routes(),
+        *audit.routes(),
     ]
