@@ -44,6 +44,7 @@ ACTION_LABELS = {
     "web.patient_view": "consultation d'un patient",
     "web.recalls_view": "consultation des rappels",
     "web.quarantine_view": "consultation de la quarantaine",
+    "web.list_view": "consultation d'une liste de patients",
 }
 
 
