@@ -145,7 +145,7 @@ def line_chart(
         left=44,
         right=12,
         top=12,
-        bottom=48 if compact else 40,
+        bottom=30,
         first=min(days),
         last=max(days),
     )

@@ -30,6 +30,7 @@ from fmt_plugin.remuneration.estimate import (
 )
 from fmt_plugin.remuneration.grid import load_default_grid
 from fmt_plugin.rules.rates import FmtPotential, fmt_potential
+from fmt_plugin.storage.statuses import StatusCoverage
 from fmt_plugin.views.remuneration import (
     COMPONENT_LABELS,
     PAYMENT_LABELS,
@@ -122,14 +123,14 @@ def remuneration_page_data(
 class _Roster:
     situations: tuple[PatientSituation, ...]
     doctor: DoctorSituation
-    evaluated_on: date | None
+    coverage: StatusCoverage
 
 
 def _roster(installation: Installation) -> _Roster:
     return _Roster(
         tuple(PatientSituation.of(p) for p in installation.store.iter_patients()),
         installation.config.practice.doctor_situation,
-        installation.store.statuses.coverage().newest,
+        installation.store.statuses.coverage(),
     )
 
 
@@ -142,7 +143,11 @@ async def remuneration_page(request: Request, session: Session) -> Response:
         evaluation_day(grid, as_of.year, as_of)
     except YearError as exc:
         return dashboard.render(
-            request, "remuneration/index.html", data=None, error=str(exc)
+            request,
+            "remuneration/index.html",
+            data=None,
+            error=str(exc),
+            not_evaluated=0,
         )
     pack = await dashboard.rule_pack()
     roster = await dashboard.backend.run(_roster)
@@ -155,11 +160,12 @@ async def remuneration_page(request: Request, session: Session) -> Response:
         as_of.year,
         prevention=prevention,
         # The statuses counted are those of the service's last evaluation.
-        evaluated_on=roster.evaluated_on or as_of,
+        evaluated_on=roster.coverage.newest or as_of,
     )
     return dashboard.render(
         request,
         "remuneration/index.html",
         data=remuneration_page_data(result, as_of),
         error=None,
+        not_evaluated=max(len(roster.situations) - roster.coverage.patients, 0),
     )
