@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -17,6 +18,21 @@ TABLE = "indicator_statuses"
 #: Patient ids per `IN (...)` query (SQLite's default limit is 32,766 parameters).
 _CHUNK = 500
 FIELD = "payload"
+
+
+@dataclass(frozen=True)
+class StatusCoverage:
+    """The active patients whose statuses are remembered, and the days they were evaluated.
+
+    Only patients evaluated at least once have a row: after the first night every active
+    patient has one (an empty one when no indicator concerns them); before, only those
+    whose records changed. `oldest` and `newest` differ when the nightly run was missed
+    and only the patients of recent messages were evaluated since.
+    """
+
+    patients: int
+    oldest: date | None
+    newest: date | None
 
 
 class IndicatorStatuses:
@@ -86,6 +102,19 @@ class IndicatorStatuses:
             patient_id: self._decrypt(patient_id, value)
             for _, patient_id, value in rows
         }
+
+    def coverage(self) -> StatusCoverage:
+        """How many active patients have remembered statuses, and evaluated on which days."""
+        count, oldest, newest = self._conn.execute(
+            "SELECT count(*), min(s.evaluated_on), max(s.evaluated_on)"
+            " FROM indicator_statuses s JOIN patients p ON p.patient_id = s.patient_id"
+            " WHERE p.active = 1"
+        ).fetchone()
+        if oldest is None:
+            return StatusCoverage(0, None, None)
+        return StatusCoverage(
+            count, date.fromisoformat(oldest), date.fromisoformat(newest)
+        )
 
     def replace(
         self, statuses: Mapping[str, Mapping[str, KnownStatus]], *, evaluated_on: date

@@ -71,7 +71,8 @@ def _band_label(line: SocleLine) -> str:
     return NO_SOCLE_LABELS.get(line.no_socle, "pas de socle")
 
 
-def _majoration_label(estimate: RemunerationEstimate) -> str:
+def majoration_label(estimate: RemunerationEstimate) -> str:
+    """`Zone ZIP, +10 %`, `(non confirmée)` when the grid says so; `aucune` without one."""
     majoration = estimate.majoration
     if majoration is None:
         return "aucune"
@@ -79,7 +80,8 @@ def _majoration_label(estimate: RemunerationEstimate) -> str:
     return label if majoration.confirmed else f"{label} (non confirmée)"
 
 
-def _period(payment: Payment) -> str:
+def payment_period(payment: Payment) -> str:
+    """`avril 2026`, or `janvier à juin 2027` for a payment over several months."""
     if payment.first_day.month == payment.last_day.month:
         return french.month(payment.first_day)
     first = french.MONTHS[payment.first_day.month - 1]
@@ -93,7 +95,7 @@ def _socle_months(estimate: RemunerationEstimate) -> str:
 
 
 def _prevention_period(estimate: RemunerationEstimate) -> str:
-    return _period(estimate.payments[-1])
+    return payment_period(estimate.payments[-1])
 
 
 def components(
@@ -143,7 +145,7 @@ def _heading(view: RemunerationView) -> list[str]:
         (
             f"Grille {estimate.grid.id} (version {estimate.grid.version}) ; "
             f"{french.count(len(estimate.lines), 'patient', 'patients')} ; "
-            f"majoration du socle : {_majoration_label(estimate)}"
+            f"majoration du socle : {majoration_label(estimate)}"
         ),
     ]
 
@@ -179,7 +181,7 @@ def _calendar_lines(view: RemunerationView) -> list[str]:
             amount += f" (jusqu'à {french.euros(payment.possible)})"
         state = "passé" if payment.is_past(view.as_of) else "à venir"
         rows.append(
-            [_period(payment), amount, PAYMENT_LABELS[payment.component], state]
+            [payment_period(payment), amount, PAYMENT_LABELS[payment.component], state]
         )
     return fitted_table(rows, view.width, shrinkable=(2,))
 
@@ -227,29 +229,34 @@ def _patient_lines(view: RemunerationView) -> list[str]:
 
 
 def _notes(estimate: RemunerationEstimate) -> list[str]:
+    return [f"- {note}" for note in notes(estimate)]
+
+
+def notes(estimate: RemunerationEstimate) -> list[str]:
+    """What the amounts rest on, one sentence each (the table lists them under "Notes")."""
     prevention = estimate.prevention
     day = french.day(reference_day(estimate.year))
-    notes = [
+    sentences = [
         (
-            f"- Majoration prévention : "
+            f"Majoration prévention : "
             f"{french.count(prevention.fait, 'indicateur', 'indicateurs')} « Fait » au "
             f"{french.day(estimate.evaluated_on)} × {french.euros(prevention.fee_eur)} ; "
             f"{french.number(prevention.a_verifier)} « À vérifier » rapporteraient "
             f"{french.euros(estimate.prevention_possible)} de plus s'ils étaient faits."
         ),
         (
-            f"- Forfait socle : âge, ALD et C2S au {day} ; ALD et C2S sont ceux de la "
+            f"Forfait socle : âge, ALD et C2S au {day} ; ALD et C2S sont ceux de la "
             "patientèle actuelle."
         ),
-        "- Majorations du socle non cumulables : seule la plus forte s'applique.",
+        "Majorations du socle non cumulables : seule la plus forte s'applique.",
     ]
     unknown = sum(1 for line in estimate.lines if line.age is None)
     if unknown:
-        notes.append(
-            f"- {french.count(unknown, 'patient', 'patients')} sans forfait socle "
+        sentences.append(
+            f"{french.count(unknown, 'patient', 'patients')} sans forfait socle "
             f"(date de naissance inconnue ou postérieure au {day})."
         )
-    return notes
+    return sentences
 
 
 # --- JSON -----------------------------------------------------------------------------------

@@ -6,10 +6,13 @@ from starlette.routing import BaseRoute
 
 from fmt_plugin.web.pages import (
     audit,
+    history,
     lists,
     login,
+    overview,
     quarantine,
     recalls,
+    remuneration,
     service_state,
 )
 
@@ -19,8 +22,11 @@ def all_routes() -> list[BaseRoute]:
     return [
         *login.routes(),
         *service_state.routes(),
+        *overview.routes(),
         *lists.routes(),
         *recalls.routes(),
         *quarantine.routes(),
+        *history.routes(),
+        *remuneration.routes(),
         *audit.routes(),
     ]
