@@ -38,7 +38,7 @@ from fmt_plugin.receiver import IngestReceiver
 from fmt_plugin.status_refresh import StatusRefresher
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
 from fmt_plugin.systemd import notify
-from fmt_plugin.timezone import PARIS
+from fmt_plugin.timezone import PARIS, today_in_paris
 from fmt_plugin.web.app import Dashboard, create_app
 from fmt_plugin.web.practice import PracticeBackend
 from fmt_plugin.web.serving import DashboardServer
@@ -114,7 +114,8 @@ async def run_service(
     """Serve until `stop` is set (or SIGTERM/SIGINT when no event is given).
 
     `mllp_port` and `http_port` replace the configured ports (0: a free port). `clock`
-    is the dashboard's time (sessions' idle expiry, lock-outs), Paris time by default.
+    is the time of the dashboard (sessions' idle expiry, lock-outs) and the day statuses
+    are evaluated on, Paris time by default.
     `on_ready(ready)` is called once every part is up. Raises `ShutdownTimeoutError` when
     stopping took longer than `[service] shutdown_timeout_s` (some work is then abandoned).
     """
@@ -124,7 +125,10 @@ async def run_service(
     if stop is None:
         stop = stop_on_signals()
     store_side = _StoreSide(config_path)
-    refresher = StatusRefresher(config_path)
+    refresher = StatusRefresher(
+        config_path,
+        today=(lambda: clock().date()) if clock is not None else today_in_paris,
+    )
     receiver = IngestReceiver(
         store_side.open,
         max_message_bytes=mllp.max_message_bytes,

@@ -44,9 +44,6 @@ def test_the_home_page_counts_the_fifteen_indicators_as_the_report_does(
 ):
     """After the nightly run, `/` shows each taux, fait/(fait + à vérifier), the counts and
     the euros that `fmt-plugin report --format json` gives for the same day."""
-    # The nightly job, run by hand: every patient's statuses remembered for today (the
-    # demo remembers only those its messages touched).
-    fmt_plugin(dashboard, "snapshot")
     log_in(page, dashboard, then="/")
     rows = page.locator("table.indicators tbody tr")
     expect(rows).to_have_count(15)

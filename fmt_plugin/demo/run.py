@@ -49,6 +49,7 @@ from fmt_plugin.recalls.file_channel import FileChannel
 from fmt_plugin.roster import collect_roster
 from fmt_plugin.scaffold import CONFIG_NAME, InitOptions, init_installation
 from fmt_plugin.service import ServiceReady, run_service, stop_on_signals
+from fmt_plugin.status_tracking import track_status_changes
 from fmt_plugin.storage.store import SyncSummary
 from fmt_plugin.timezone import PARIS
 from fmt_plugin.views import demo_summary
@@ -376,6 +377,9 @@ def _recalls_and_statuses(installation: Installation, as_of: date) -> Results:
     queued = runner.queue(installation, plan, now)
     # This thread has no event loop: the delivery gets one of its own.
     delivery = asyncio.run(runner.deliver(installation, now))
+    # Every patient's statuses at `as_of`, as the dashboard lists them (the service only
+    # re-evaluated those the messages named).
+    track_status_changes(installation.store, installation.pm, plan.practice)
     folder = _outbox_folder(installation)
     files = len(list(folder.glob("*.eml"))) if folder and folder.is_dir() else 0
     return Results(
