@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any
@@ -36,6 +36,21 @@ class IndicatorStatuses:
     def all(self) -> dict[str, PatientStatuses]:
         """Every patient's remembered statuses."""
         rows = self._conn.execute("SELECT patient_id, payload FROM indicator_statuses")
+        return {
+            patient_id: self._decrypt(patient_id, value) for patient_id, value in rows
+        }
+
+    def of(self, patient_ids: Iterable[str]) -> dict[str, PatientStatuses]:
+        """The remembered statuses of these patients (those never evaluated are absent).
+
+        Only their rows are decrypted: one patient's page must not decrypt the practice.
+        The ids go in as one JSON parameter, whatever their number.
+        """
+        rows = self._conn.execute(
+            "SELECT patient_id, payload FROM indicator_statuses"
+            " WHERE patient_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(patient_ids))),),
+        )
         return {
             patient_id: self._decrypt(patient_id, value) for patient_id, value in rows
         }

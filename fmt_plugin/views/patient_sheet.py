@@ -298,9 +298,11 @@ def _overdue_text(due: date, as_of: date) -> str:
     return f"À faire depuis le {french.day(due)} ({french.overdue(due, as_of)})"
 
 
-def override_text(pack: RulePack, override: Override) -> str:
+def override_text(
+    pack: RulePack, override: Override, *, with_reason: bool = True
+) -> str:
     """`n° 3 — Dépistage cancer du sein : refus du patient, par Dr Martin le 15/03/2026 —
-    « ne souhaite pas »`."""
+    « ne souhaite pas »` (the reason left out when a page shows it apart)."""
     try:
         label = pack.indicator(override.indicator).label
     except KeyError:
@@ -313,6 +315,6 @@ def override_text(pack: RulePack, override: Override) -> str:
     text += f", par {override.author} le {french.day(override.recorded_on)}"
     if override.expires is not None:
         text += f", jusqu'au {french.day(override.expires)}"
-    if override.reason:
+    if override.reason and with_reason:
         text += f" — « {override.reason} »"
     return text
