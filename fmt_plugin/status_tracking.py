@@ -21,11 +21,13 @@ log = logging.getLogger(__name__)
 def track_status_changes(
     store: Store, pm: pluggy.PluginManager, practice: PracticeEvaluation
 ) -> int:
-    """Record the practice's statuses, notify every change; return how many changed."""
-    evaluated = [evaluation.patient_id for evaluation in practice.evaluations]
-    changes, remembered = practice_changes(
-        store.statuses.of(evaluated), practice.evaluations
-    )
+    """Record the practice's statuses, notify every change; return how many changed.
+
+    Only the evaluated patients' previous statuses are read: a one-patient evaluation
+    (the dashboard's patient page) costs one row, not the whole practice.
+    """
+    previous = store.statuses.of(e.patient_id for e in practice.evaluations)
+    changes, remembered = practice_changes(previous, practice.evaluations)
     store.statuses.replace(remembered, evaluated_on=practice.as_of)
     failures = 0
     for change in changes:

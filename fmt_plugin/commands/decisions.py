@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
-from datetime import date
 
 from fmt_plugin.commands.french_argparse import Choice
 from fmt_plugin.commands.invocation import (
@@ -15,10 +14,15 @@ from fmt_plugin.commands.invocation import (
     iso_date_argument,
     with_installation,
 )
+from fmt_plugin.decision_checks import (
+    check_concerned,
+    check_override_dates,
+    clean_reason,
+)
 from fmt_plugin.errors import ExitStatus, UsageError
-from fmt_plugin.evaluation import evaluate_practice, select_rule_pack
+from fmt_plugin.evaluation import select_rule_pack
 from fmt_plugin.installation import Installation
-from fmt_plugin.rules import Override, OverrideKind, RulePack
+from fmt_plugin.rules import Override, OverrideKind
 from fmt_plugin.timezone import today_in_paris
 from fmt_plugin.views import decisions as view
 from fmt_plugin.views.french import day
@@ -39,7 +43,6 @@ KINDS = Choice(
         ],
     }
 )
-DATE_FORMS = "AAAA-MM-JJ ou JJ/MM/AAAA"
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -144,12 +147,10 @@ def _add_author(parser: argparse.ArgumentParser, who: str) -> None:
 
 def _reason(text: str) -> str:
     """An argparse `type`: the reason, its blanks collapsed; a blank one is refused."""
-    reason = " ".join(text.split())
-    if not reason:
-        raise argparse.ArgumentTypeError(
-            "motif vide : dites pourquoi (il reste avec la décision)"
-        )
-    return reason
+    try:
+        return clean_reason(text)
+    except UsageError as refused:
+        raise argparse.ArgumentTypeError(str(refused)) from None
 
 
 def decision_author(given: str | None, environ: Mapping[str, str]) -> str:
@@ -181,12 +182,17 @@ def cmd_override(args: argparse.Namespace) -> int:
             f"dans le futur (au plus tard le {day(today)})"
         )
     kind = OverrideKind(args.kind)
-    _check_override_dates(kind, args.date, args.expires, recorded_on)
+    check_override_dates(kind, args.date, args.expires, recorded_on)
 
     def record(installation: Installation) -> int:
         pack = select_rule_pack(installation.config, installation.pm)
-        _check_concerned(
-            installation, pack, args.patient_id, args.indicator, recorded_on
+        check_concerned(
+            installation.store,
+            installation.pm,
+            pack,
+            args.patient_id,
+            args.indicator,
+            recorded_on,
         )
         saved = installation.store.add_override(
             Override(
@@ -205,81 +211,6 @@ def cmd_override(args: argparse.Namespace) -> int:
         return ExitStatus.OK
 
     return with_installation(args, record)
-
-
-def _check_concerned(
-    installation: Installation,
-    pack: RulePack,
-    patient_id: str,
-    indicator_id: str,
-    on: date,
-) -> None:
-    """UsageError unless the indicator exists and concerns this active patient on `on`."""
-    if indicator_id not in pack.indicator_ids:
-        raise UsageError(
-            f"indicateur « {indicator_id} » inconnu du jeu de règles « {pack.id} » ; "
-            f"indicateurs : {', '.join(pack.indicator_ids)}"
-        )
-    store = installation.store
-    patient = store.get_patient(patient_id)
-    if patient is None:
-        raise UsageError(
-            f"patient « {patient_id} » inconnu de la base : aucune décision enregistrée "
-            f"(un patient de la patientèle synchronisée, {PROG} sync)"
-        )
-    if patient_id not in store.patient_ids():
-        raise UsageError(
-            f"le patient « {patient_id} » n'est plus dans la patientèle active : "
-            "aucune décision enregistrée"
-        )
-    practice = evaluate_practice(
-        store, installation.pm, pack, on, patient_ids=[patient_id]
-    )
-    if indicator_id not in practice.evaluations[0].statuses:
-        indicator = pack.indicator(indicator_id)
-        raise UsageError(
-            f"« {indicator.label} » ({indicator_id}) ne concerne pas le patient "
-            f"{patient_id} au {day(on)} : "
-            f"{view.why_not_concerned(indicator, patient, on)}. "
-            "Aucune décision enregistrée."
-        )
-
-
-def _check_override_dates(
-    kind: OverrideKind, when: date | None, expires: date | None, recorded_on: date
-) -> None:
-    """UsageError when `--date` and `--expires` do not fit the kind of decision."""
-    words = view.KIND_WORDS[kind]
-    if kind is OverrideKind.FAIT_AILLEURS and when is None:
-        raise UsageError(
-            f"--date manquante : une décision « {words} » demande la date de l'acte "
-            f"({DATE_FORMS})"
-        )
-    if kind is OverrideKind.REPORT and when is None:
-        raise UsageError(
-            f"--date manquante : un « {words} » demande le jour où les rappels "
-            f"reprennent ({DATE_FORMS})"
-        )
-    if kind is OverrideKind.FAIT_AILLEURS and when is not None and when > recorded_on:
-        raise UsageError(
-            f"--date {day(when)} : un acte fait ailleurs ne peut pas être postérieur à "
-            f"sa déclaration (au plus tard le {day(recorded_on)})"
-        )
-    if kind is OverrideKind.REPORT and when is not None and when <= recorded_on:
-        raise UsageError(
-            f"--date {day(when)} : un report des rappels se termine après la décision "
-            f"(après le {day(recorded_on)})"
-        )
-    if kind in (OverrideKind.EXCLUSION, OverrideKind.REFUS) and when is not None:
-        raise UsageError(
-            f"--date : une décision « {words} » ne prend pas de date "
-            "(--expires pour limiter sa durée)"
-        )
-    if expires is not None and expires < recorded_on:
-        raise UsageError(
-            f"--expires {day(expires)} : une décision ne peut pas expirer avant d'être "
-            f"prise (au plus tôt le {day(recorded_on)})"
-        )
 
 
 def cmd_overrides(args: argparse.Namespace) -> int:

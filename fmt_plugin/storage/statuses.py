@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -15,8 +15,6 @@ from fmt_plugin.status_changes import KnownStatus, PatientStatuses
 from fmt_plugin.storage.crypto import FieldCipher
 
 TABLE = "indicator_statuses"
-#: Patient ids per `IN (...)` query (SQLite's default limit is 32,766 parameters).
-_CHUNK = 500
 FIELD = "payload"
 
 
@@ -65,26 +63,20 @@ class IndicatorStatuses:
         )
         return {patient_id: date.fromisoformat(day) for patient_id, day in rows}
 
-    def of(self, patient_ids: Collection[str]) -> dict[str, PatientStatuses]:
+    def of(self, patient_ids: Iterable[str]) -> dict[str, PatientStatuses]:
         """The remembered statuses of these patients (those never evaluated are absent).
 
-        A re-evaluation of a few patients reads their rows only, not the practice's.
+        Only their rows are decrypted: one patient's page must not decrypt the practice.
+        The ids go in as one JSON parameter, whatever their number.
         """
-        ids = list(patient_ids)
-        found: dict[str, PatientStatuses] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            rows = self._conn.execute(
-                "SELECT patient_id, payload FROM indicator_statuses"  # noqa: S608 -- marks only
-                f" WHERE patient_id IN ({marks})",
-                chunk,
-            )
-            found.update(
-                (patient_id, self._decrypt(patient_id, value))
-                for patient_id, value in rows
-            )
-        return found
+        rows = self._conn.execute(
+            "SELECT patient_id, payload FROM indicator_statuses"
+            " WHERE patient_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(patient_ids))),),
+        )
+        return {
+            patient_id: self._decrypt(patient_id, value) for patient_id, value in rows
+        }
 
     def written_since(self, revision: int) -> tuple[int, dict[str, PatientStatuses]]:
         """The rows replaced after `revision` (0: every row) and the revision now.

@@ -7,6 +7,7 @@ juin 2028", and the dated acts that explain it, with where each one comes from.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from fmt_plugin.model import Patient
@@ -51,6 +52,9 @@ RETIRED_LINE = (
     "Patient sorti de la patientèle (absent du dernier export du logiciel médical) : "
     "plus de rappel, ni de place dans les taux."
 )
+OPPOSITION_LINE = "Opposition aux rappels enregistrée : aucun rappel ne sera envoyé."
+NOTHING_LINE = "Aucun indicateur de prévention ne concerne ce patient à cette date."
+NO_ACT_LINE = "Aucun acte retrouvé"
 
 
 def render_patient_sheet(
@@ -67,79 +71,127 @@ def render_patient_sheet(
     """
     as_of = evaluation.as_of
     lines = [f"Suivi prévention — {_identity(patient, evaluation)}"]
-    lines.append(f"Au {french.day(as_of)} (jeu de règles {pack.id} {pack.version})")
+    lines.append(f"Au {french.day(as_of)} ({pack_text(pack)})")
     if retired:
         lines.append(RETIRED_LINE)
     if patient.opposition:
-        lines.append(
-            "Opposition aux rappels enregistrée : aucun rappel ne sera envoyé."
-        )
+        lines.append(OPPOSITION_LINE)
     if not evaluation.statuses:
-        lines += [
-            "",
-            "Aucun indicateur de prévention ne concerne ce patient à cette date.",
-        ]
-    for group, title in GROUP_TITLES.items():
-        indicators = [
-            i
-            for i in pack.indicators
-            if i.group == group and i.id in evaluation.statuses
-        ]
-        if not indicators:
-            continue
+        lines += ["", NOTHING_LINE]
+    for title, sheets in indicator_groups(pack, patient, evaluation, overrides):
         lines += ["", title]
-        for indicator in indicators:
-            status = evaluation.statuses[indicator.id]
-            membership = indicator.population.membership(patient, as_of)
-            campaign = (
-                campaign_text(pack.seasons, as_of)
-                if isinstance(indicator.rule, SeasonalRule)
-                else None
-            )
-            lines += _indicator_lines(
-                indicator, status, membership, overrides, as_of, campaign
-            )
+        for sheet in sheets:
+            lines += _indicator_lines(sheet)
     if overrides:
         lines += ["", "Décisions du cabinet"]
-        lines += [_override_line(pack, o) for o in overrides]
+        lines += [f"  {override_text(pack, o)}" for o in overrides]
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class IndicatorSheet:
+    """What the follow-up says of one indicator, in French, for the terminal and the pages."""
+
+    indicator: Indicator
+    status: IndicatorStatus
+    #: Why the patient is concerned (`femme, de 50 à 74 ans`); "" when the pack says nothing.
+    concerned: str
+    #: The flu/covid campaign a seasonal indicator is about, and whether its dates are sure.
+    campaign: str | None
+    #: The status's details: "Prochain dépistage à prévoir : juin 2028", the delay, …
+    details: tuple[str, ...]
+    #: The acts behind the status, dated and coded, newest first.
+    acts: tuple[str, ...]
+
+    @property
+    def says_no_act(self) -> bool:
+        """True when the sheet says "Aucun acte retrouvé" (never for an exclusion)."""
+        return not self.acts and self.status.status is not Status.EXCLU
+
+
+def pack_text(pack: RulePack) -> str:
+    """`jeu de règles fmt-2026 1.0`."""
+    return f"jeu de règles {pack.id} {pack.version}"
+
+
+def indicator_groups(
+    pack: RulePack,
+    patient: Patient,
+    evaluation: PatientEvaluation,
+    overrides: Sequence[Override] = (),
+) -> list[tuple[str, list[IndicatorSheet]]]:
+    """The indicators that concern the patient, by group ("Vaccinations", "Dépistages", …),
+    in the pack's order; groups without one are left out."""
+    groups = []
+    for group, title in GROUP_TITLES.items():
+        sheets = [
+            indicator_sheet(pack, indicator, patient, evaluation, overrides)
+            for indicator in pack.indicators
+            if indicator.group == group and indicator.id in evaluation.statuses
+        ]
+        if sheets:
+            groups.append((title, sheets))
+    return groups
+
+
+def indicator_sheet(
+    pack: RulePack,
+    indicator: Indicator,
+    patient: Patient,
+    evaluation: PatientEvaluation,
+    overrides: Sequence[Override] = (),
+) -> IndicatorSheet:
+    """What the follow-up says of `indicator`, which concerns the patient."""
+    as_of = evaluation.as_of
+    status = evaluation.statuses[indicator.id]
+    membership = indicator.population.membership(patient, as_of)
+    campaign = (
+        campaign_text(pack.seasons, as_of)
+        if isinstance(indicator.rule, SeasonalRule)
+        else None
+    )
+    return IndicatorSheet(
+        indicator=indicator,
+        status=status,
+        concerned=membership_text(membership) if membership is not None else "",
+        campaign=campaign,
+        details=tuple(_status_details(indicator, status, as_of)),
+        acts=tuple(_evidence_text(item, overrides) for item in status.evidence),
+    )
+
+
+def age_text(patient: Patient, as_of: date) -> str:
+    """`55 ans`, `8 mois`; "" without a birth date."""
+    if patient.birth_date is None:
+        return ""
+    years = completed_years(patient.birth_date, as_of)
+    months = completed_months(patient.birth_date, as_of)
+    return french.age(years, months)
 
 
 def _identity(patient: Patient, evaluation: PatientEvaluation) -> str:
     name = " ".join(part for part in (patient.nom, patient.prenom) if part)
     text = f"{name} ({patient.patient_id})" if name else patient.patient_id
     if patient.birth_date is not None:
-        years = completed_years(patient.birth_date, evaluation.as_of)
-        months = completed_months(patient.birth_date, evaluation.as_of)
         text += (
-            f", né(e) le {french.day(patient.birth_date)}, {french.age(years, months)}"
+            f", né(e) le {french.day(patient.birth_date)}, "
+            f"{age_text(patient, evaluation.as_of)}"
         )
     return text
 
 
-def _indicator_lines(
-    indicator: Indicator,
-    status: IndicatorStatus,
-    membership: Membership | None,
-    overrides: Sequence[Override],
-    as_of: date,
-    campaign: str | None = None,
-) -> list[str]:
+def _indicator_lines(sheet: IndicatorSheet) -> list[str]:
     """The indicator's header, why the patient is concerned, the flu/covid campaign it is
     about (and whether its dates are sure), the status's details and the acts."""
-    lines = [f"  {indicator.label} : {status.label}"]
-    why = membership_text(membership) if membership is not None else ""
-    if why:
-        lines.append(f"    Concerné(e) : {why}")
-    if campaign is not None:
-        lines.append(f"    {campaign}")
-    lines += [f"    {line}" for line in _status_details(indicator, status, as_of)]
-    if status.evidence:
-        lines += [
-            f"    • {_evidence_text(item, overrides)}" for item in status.evidence
-        ]
-    elif status.status is not Status.EXCLU:
-        lines.append("    • Aucun acte retrouvé")
+    lines = [f"  {sheet.indicator.label} : {sheet.status.label}"]
+    if sheet.concerned:
+        lines.append(f"    Concerné(e) : {sheet.concerned}")
+    if sheet.campaign is not None:
+        lines.append(f"    {sheet.campaign}")
+    lines += [f"    {line}" for line in sheet.details]
+    lines += [f"    • {act}" for act in sheet.acts]
+    if sheet.says_no_act:
+        lines.append(f"    • {NO_ACT_LINE}")
     return lines
 
 
@@ -246,19 +298,23 @@ def _overdue_text(due: date, as_of: date) -> str:
     return f"À faire depuis le {french.day(due)} ({french.overdue(due, as_of)})"
 
 
-def _override_line(pack: RulePack, override: Override) -> str:
+def override_text(
+    pack: RulePack, override: Override, *, with_reason: bool = True
+) -> str:
+    """`n° 3 — Dépistage cancer du sein : refus du patient, par Dr Martin le 15/03/2026 —
+    « ne souhaite pas »` (the reason left out when a page shows it apart)."""
     try:
         label = pack.indicator(override.indicator).label
     except KeyError:
         label = override.indicator
     text = (
-        f"  n° {override.override_id} — {label} : {OVERRIDE_LABELS[str(override.kind)]}"
+        f"n° {override.override_id} — {label} : {OVERRIDE_LABELS[str(override.kind)]}"
     )
     if override.date is not None:
         text += f" ({french.day(override.date)})"
     text += f", par {override.author} le {french.day(override.recorded_on)}"
     if override.expires is not None:
         text += f", jusqu'au {french.day(override.expires)}"
-    if override.reason:
+    if override.reason and with_reason:
         text += f" — « {override.reason} »"
     return text
