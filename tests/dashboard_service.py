@@ -197,9 +197,13 @@ def dashboard(demo_template: Path, tmp_path: Path) -> Iterator[RunningDashboard]
         running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's Chromium, headless, driven by Playwright (one per test worker)."""
+    """Debian's Chromium, headless, driven by Playwright (one per test module).
+
+    Not one per session: while Playwright's sync API runs, the worker's main thread counts
+    as inside an event loop, and the `asyncio.run` of the next module's tests would fail.
+    """
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():

@@ -45,6 +45,7 @@ ACTION_LABELS = {
     "web.recalls_view": "consultation des rappels",
     "web.quarantine_view": "consultation de la quarantaine",
     "web.list_view": "consultation d'une liste de patients",
+    "web.patient_search": "recherche de patients (nombre trouvé)",
 }
 
 
