@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from fmt_plugin.web.pages import login, service_state
+from fmt_plugin.web.pages import letters, login, service_state
 
 
 def all_routes() -> list[BaseRoute]:
@@ -12,4 +12,5 @@ def all_routes() -> list[BaseRoute]:
     return [
         *login.routes(),
         *service_state.routes(),
+        *letters.routes(),
     ]
