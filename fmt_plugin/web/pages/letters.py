@@ -30,6 +30,7 @@ from fmt_plugin.letters import Invitation, invitation_letters_pdf
 from fmt_plugin.recalls.letter import Letters, LetterTemplateError
 from fmt_plugin.rules.model import Status
 from fmt_plugin.rules.pack import Indicator
+from fmt_plugin.timezone import PARIS
 from fmt_plugin.web.app import dashboard_of, page
 from fmt_plugin.web.listing import PracticeListing
 from fmt_plugin.web.sessions import Session
@@ -104,7 +105,8 @@ async def print_letters(request: Request, session: Session) -> Response:
         )
     printed = [invitation.patient.patient_id for invitation in invitations]
     await dashboard.backend.run(_audit, session.account, indicator.id, printed)
-    filename = f"lettres-{indicator.id}-{now.date().isoformat()}.pdf"
+    # The indicator id and the day only: a downloaded file's name ends up in histories.
+    filename = f"lettres-{indicator.id}-{now.astimezone(PARIS).date().isoformat()}.pdf"
     return Response(
         pdf,
         media_type="application/pdf",
