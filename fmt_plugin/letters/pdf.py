@@ -83,6 +83,7 @@ def invitation_letters_pdf(
         raise ValueError("the letters' date needs a timezone")
     now = now.astimezone(PARIS)
     letters = letters or Letters(doctor=practice.doctor)
+    policy = policy or RecallPolicy()
     contact = PracticeContact(practice.name, practice.phone)
     pdf = _document(practice, indicator, now)
     for invitation in invitations:
@@ -91,7 +92,7 @@ def invitation_letters_pdf(
             indicator,
             practice=contact,
             letters=letters,
-            policy=policy or RecallPolicy(),
+            policy=policy,
             now=now,
         )
         pdf.add_page()
