@@ -298,6 +298,11 @@ class PracticeSettings:
     #: Who signs the recall letters, as written under them ("Dr Marie Martin"); empty: the
     #: practice signs alone.
     doctor: str = ""
+    #: The practice's postal address, line by line, in the printed letters' letterhead.
+    address: tuple[str, ...] = ()
+    #: Where the printed letters are dated from ("Paris, le 3 décembre 2026"); empty: the
+    #: date alone.
+    city: str = ""
     #: Whose flu and covid seasons apply: `metropole`, or a territory of the rule pack
     #: (`mayotte`, `reunion`, `antilles_guyane` in fmt-2026).
     territory: str = "metropole"
@@ -517,6 +522,8 @@ def load_config(path: Path) -> FmtConfig:
         patient_id_authorities=practice.string_list("patient_id_authorities"),
         phone=practice.string("phone", ""),
         doctor=practice.string("doctor", ""),
+        address=practice.string_list("address"),
+        city=practice.string("city", ""),
         territory=practice.string("territory", "metropole"),
         doctor_situation=_doctor_situation(practice),
     )

@@ -257,6 +257,12 @@ phone = {practice_phone}
 # Médecin qui signe les rappels, écrit comme sous sa signature (ex. "Dr Marie Martin") ;
 # vide : le cabinet signe seul.
 doctor = {doctor}
+# Adresse du cabinet, ligne par ligne, en tête des lettres d'invitation imprimées
+# (ex. ["12 rue des Tilleuls", "75011 Paris"]) ; vide : pas d'adresse.
+address = []
+# Ville d'où les lettres imprimées sont datées (« Paris, le 3 décembre 2026 ») ;
+# vide : la date seule.
+city = ""
 # Territoire dont les campagnes grippe et Covid-19 s'appliquent : "metropole", "mayotte",
 # "reunion" ou "antilles_guyane" (dates par défaut, à confirmer : fmt-plugin rules).
 territory = "metropole"

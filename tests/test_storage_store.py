@@ -126,6 +126,8 @@ def test_migrations_recorded_and_not_reapplied(store_path, keyring):
         (7, "indicator_statuses"),
         (8, "hl7_discarded"),
         (9, "user_accounts"),
+        (10, "indicator_statuses_revision"),
+        (11, "roster_revision"),
     ]
     assert after == before
 

@@ -7,7 +7,9 @@ others falling back to the shipped ones. The templates see only what the letter 
 result value, no medical detail beyond the indicators' labels and their general texts, no
 name but the first name of a child (so parents who read several children's Mon espace
 santé know which one it is about); the INS and the family name are not even in their
-context. The letter goes to the patient's own mailbox; it is never logged.
+context. The letter goes to the patient's own mailbox; it is never logged. The same
+templates write the invitation letters the practice prints (`printed`, see
+`fmt_plugin.letters`), which say nothing of a message sent automatically.
 """
 
 from __future__ import annotations
@@ -219,15 +221,24 @@ class Letters:
         letter["Content-Language"] = "fr"
         return letter
 
-    def render(self, message: RecallMessage, *, replies: bool = False) -> LetterText:
-        """The letter's subject and parts; `LetterTemplateError` when a template fails."""
-        context = self._context(message, replies=replies)
+    def render(
+        self, message: RecallMessage, *, replies: bool = False, printed: bool = False
+    ) -> LetterText:
+        """The letter's subject and parts; `LetterTemplateError` when a template fails.
+
+        `printed`: a letter on paper, which the practice posts or hands over. The templates
+        see `printed` true, and the `automatic` paragraph is left out whatever it says: it
+        is about a message sent by the software.
+        """
+        context = self._context(message, replies=replies, printed=printed)
         with _located():
             context["items"] = [self._item(item, context) for item in message.items]
             wording = self._env.get_template(WORDING)
             context["wording"] = _texts(
                 wording, self._module(wording, context), WORDING_TEXTS
             )
+            if printed:
+                context["wording"]["automatic"] = ""
             subject = " ".join(self._env.get_template(SUBJECT).render(context).split())
             if not subject:
                 raise LetterTemplateError(
@@ -246,7 +257,8 @@ class Letters:
         `indicators` are the (id, label) pairs of the rule pack in use (by default the
         shipped indicator files): an override for an unknown indicator is refused, like
         any file the letters would never use, and every indicator is rendered for an
-        adult and for parents, first letter and reminder, with and without a phone.
+        adult and for parents, first letter and reminder, e-mail and printed, with and
+        without a phone.
         """
         known = list(indicators) or [
             (name, name) for name in self._shipped_indicator_ids()
@@ -255,15 +267,18 @@ class Letters:
             self._check_folder(self.folder, {indicator for indicator, _ in known})
         for audience in Audience:
             for step in (1, 2):
-                for replies in (False, True):
+                # An e-mail the patient can or cannot answer, and a printed letter.
+                for replies, printed in ((False, False), (True, False), (False, True)):
                     for practice in (
                         PracticeContact("Cabinet", "01 23 45 67 89"),
                         PracticeContact(""),
                     ):
                         sample = _sample_message(audience, step, known, practice)
-                        self.render(sample, replies=replies)
+                        self.render(sample, replies=replies, printed=printed)
 
-    def _context(self, message: RecallMessage, *, replies: bool) -> dict[str, Any]:
+    def _context(
+        self, message: RecallMessage, *, replies: bool, printed: bool
+    ) -> dict[str, Any]:
         parents = message.audience is Audience.PARENTS
         return {
             "practice": LetterPractice(
@@ -276,6 +291,7 @@ class Letters:
             "child": _as_written(message.patient.prenom) if parents else "",
             "reminder": highest_step(message.items) >= 2,
             "replies": replies,
+            "printed": printed,
         }
 
     def _item(self, item: DueItem, context: Mapping[str, Any]) -> LetterItem:

@@ -46,6 +46,8 @@ ACTION_LABELS = {
     "web.quarantine_view": "consultation de la quarantaine",
     "web.list_view": "consultation d'une liste de patients",
     "web.patient_search": "recherche de patients (nombre trouvé)",
+    "web.letters": "impression de lettres d'invitation",
+    "web.letters.patient": "lettre d'invitation imprimée pour un patient",
 }
 
 

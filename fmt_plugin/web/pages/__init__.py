@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from fmt_plugin.web.pages import (
     audit,
     history,
+    letters,
     lists,
     login,
     overview,
@@ -25,6 +26,7 @@ def all_routes() -> list[BaseRoute]:
         *service_state.routes(),
         *overview.routes(),
         *lists.routes(),
+        *letters.routes(),
         *patients.routes(),
         *recalls.routes(),
         *quarantine.routes(),
