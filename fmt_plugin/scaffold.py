@@ -36,6 +36,9 @@ class InitOptions:
     practice_phone: str = ""
     #: `[practice] doctor`: who signs the recall letters ("Dr Marie Martin").
     doctor: str = ""
+    #: `[practice] address` and `city`: the printed letters' letterhead and date line.
+    address: tuple[str, ...] = ()
+    city: str = ""
     #: Replaces the commented `[adapters.csv_roster]` block (e.g. `[adapters.demo]`).
     adapter_block: str | None = None
     #: The `init` audit entry's detail: which adapter the installation was created with.
@@ -96,6 +99,8 @@ def init_installation(
                 practice_name=options.practice_name,
                 practice_phone=options.practice_phone,
                 doctor=options.doctor,
+                address=options.address,
+                city=options.city,
                 adapter_block=options.adapter_block,
             ),
             encoding="utf-8",
@@ -186,6 +191,8 @@ def render_config(
     practice_name: str = "",
     practice_phone: str = "",
     doctor: str = "",
+    address: tuple[str, ...] = (),
+    city: str = "",
     adapter_block: str | None = None,
 ) -> str:
     """The annotated configuration file; every setting is present or shown commented out."""
@@ -218,6 +225,8 @@ def render_config(
         practice_name=_toml_string(practice_name),
         practice_phone=_toml_string(practice_phone),
         doctor=_toml_string(doctor),
+        address="[" + ", ".join(map(_toml_string, address)) + "]",
+        city=_toml_string(city),
         store_path=_toml_string(store_path),
         key_file=_toml_string(key_file),
         passphrase_line=passphrase_line,
@@ -259,10 +268,10 @@ phone = {practice_phone}
 doctor = {doctor}
 # Adresse du cabinet, ligne par ligne, en tête des lettres d'invitation imprimées
 # (ex. ["12 rue des Tilleuls", "75011 Paris"]) ; vide : pas d'adresse.
-address = []
+address = {address}
 # Ville d'où les lettres imprimées sont datées (« Paris, le 3 décembre 2026 ») ;
 # vide : la date seule.
-city = ""
+city = {city}
 # Territoire dont les campagnes grippe et Covid-19 s'appliquent : "metropole", "mayotte",
 # "reunion" ou "antilles_guyane" (dates par défaut, à confirmer : fmt-plugin rules).
 territory = "metropole"

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 
 #: The demo practice's name (`fmt_plugin.demo.run.PRACTICE_NAME`) and the clock's day.
 PRACTICE = "Cabinet de démonstration"
-DAY = "Le 30 novembre 2026"
+# The demo practice is in Paris: its letters are dated from there.
+DAY = "Paris, le 30 novembre 2026"
 INDICATOR = "dep_colorectal"
 #: The first words of `recalls/templates/indicators/dep_colorectal.txt.j2`'s `why`.
 WHY = "Le cancer colorectal est l'un des cancers les plus fréquents après 50 ans."
@@ -112,6 +113,7 @@ def test_the_chosen_patients_letters_download_as_one_audited_pdf(page, dashboard
     assert len(texts) == 3
     for text, patient in zip(texts, chosen, strict=True):
         assert text.startswith(PRACTICE)
+        assert "1 rue de la Démonstration" in text  # the letterhead's address
         assert patient.nom.upper() in text
         assert DAY in text
         assert WHY in text

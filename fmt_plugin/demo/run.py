@@ -59,6 +59,10 @@ DEFAULT_DIRECTORY = Path("demo-fmt")
 #: In the range ARCEP reserves for fiction (01 99 00 xx xx): nobody can be called by mistake.
 PRACTICE_PHONE = "01 99 00 00 00"
 PRACTICE_NAME = "Cabinet de démonstration"
+PRACTICE_DOCTOR = "Dr Camille Exemple"
+#: A fictitious street: the letters' letterhead shows where a practice's address goes.
+PRACTICE_ADDRESS = ("1 rue de la Démonstration", "75011 Paris")
+PRACTICE_CITY = "Paris"
 #: Concurrent MLLP connections of the replay: a few labs and pharmacies sending at once.
 SENDERS = 8
 
@@ -137,6 +141,9 @@ def prepare_installation(directory: Path, as_of: date, actor: str) -> tuple[Path
         directory=directory,
         practice_name=PRACTICE_NAME,
         practice_phone=PRACTICE_PHONE,
+        doctor=PRACTICE_DOCTOR,
+        address=PRACTICE_ADDRESS,
+        city=PRACTICE_CITY,
         adapter_block=config_block(DemoSettings(reference_date=as_of)),
         origin=ADAPTER_NAME,
     )
