@@ -116,7 +116,7 @@ class StatusRefresher:
         self._wake.set()
 
     async def idle(self) -> None:
-        """Wait until every patient notified so far has been re-evaluated."""
+        """Wait until every patient notified so far, and every stale one, is re-evaluated."""
         await self._idle.wait()
 
     async def stop(self) -> None:
@@ -149,8 +149,9 @@ class StatusRefresher:
                 batch = set(itertools.islice(self._stale, STALE_SLICE))
                 self._stale -= batch
                 await self._refresh_batch(batch)
-                self._wake.set()
-            if not self._pending and (self._stopping or not self._stale):
+            if self._stale and not self._stopping:
+                self._wake.set()  # the next slice at once, not at the next minute
+            elif not self._pending:
                 self._idle.set()
             if self._stopping and not self._pending:
                 return
