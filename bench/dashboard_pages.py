@@ -13,29 +13,34 @@ The list page is also timed in Chromium (`page.goto` until `load`).
     python bench/dashboard_pages.py --url / --url /evolution # other pages, once they exist
     python bench/dashboard_pages.py --json
 
-Measured on 2026-12-03 (2 vCPUs, Python 3.11.7, `--repeat 20`) while other work loaded the
-machine (load average 8-12 on 2 cores: every figure is inflated, several times over). Round
-trip on the loopback, median / p95 in ms; "shipped" is the server as it is, "nodelay" the same
-with `--tcp-nodelay` (see below):
+Measured on 2026-12-03 (2 vCPUs, Python 3.11.7, quiet machine, `--repeat 10`, every page
+of the dashboard), round trip on the loopback with the server as shipped (TCP_NODELAY set
+on its socket; without it each keep-alive answer waited ~40 ms for the client's delayed ACK).
+Median / p95 in ms; goal: every page under 300 ms of server time at 20,000, the list under
+1 s in the browser:
 
-| URL | 1,500 shipped | 1,500 nodelay | 20,000 shipped | 20,000 nodelay |
-|---|---:|---:|---:|---:|
-| `/indicateurs` | 48 / 76 | 6 / 10 | 131 / 166 | 45 / 62 |
-| `/indicateurs/dep_diabete?page=1` | 92 / 136 | 17 / 33 | 264 / 377 | 153 / 198 |
-| `…?tri=age&ordre=desc` | 92 / 127 | 23 / 32 | 467 / 1,245 | 247 / 435 |
-| `…?tri=echeance` | 82 / 116 | 16 / 25 | 446 / 1,340 | 231 / 538 |
-| `…?statut=a_verifier&tri=dernier_acte&ordre=desc` | 86 / 172 | 19 / 29 | 364 / 576 | 149 / 375 |
-| `…?page=50` | 62 / 89 | 17 / 19 | 208 / 392 | 214 / 414 |
-| Chromium, list page 1 (`goto` until `load`) | 533 / 1,610 | | 570 / 919 | |
-| first page after start-up (read model loaded) | 947 | 512 | 10,634 | 5,497 |
+| URL | 1,500 | 20,000 |
+|---|---:|---:|
+| `/` (15 indicators, euros) | 6.5 / 8.9 | 26.8 / 32.6 |
+| `/indicateurs` | 2.1 / 2.5 | 2.2 / 4.1 |
+| `/indicateurs/dep_diabete?page=1` | 7.7 / 10.3 | 26.6 / 29.9 |
+| `…?tri=age&ordre=desc` | 7.4 / 8.4 | 40.1 / 191.2 |
+| `…?statut=a_verifier&tri=dernier_acte&ordre=desc` | 7.0 / 80.2 | 41.1 / 203.5 |
+| `…?page=50` | 6.2 / 7.8 | 23.4 / 27.4 |
+| `/patients/P000002` (one patient evaluated live, audited) | 9.4 / 11.6 | 18.6 / 27.0 |
+| `/evolution` (36 snapshots, SVG) | 3.5 / 4.5 | 2.1 / 2.3 |
+| `/remuneration` (estimate kept until the store changes) | 6.1 / 10.3 | 99.3 / 123.0 |
+| `/rappels` | 4.5 / 7.0 | 4.5 / 5.4 |
+| `/quarantaine` | 4.2 / 5.6 | 3.5 / 6.3 |
+| `/etat` | 2.0 / 3.5 | 1.8 / 3.3 |
+| Chromium, list page 1 (`goto` until `load`) | 164 / 226 | 176 / 302 |
+| first page after start-up (read model loaded) | 112 | 1,623 |
 
-`dep_diabete` holds 9,929 patients at 20,000 (199 pages). Two findings for the server:
-- Without TCP_NODELAY on the dashboard's socket every keep-alive answer waits ~40 ms for the
-  client's delayed ACK (`/health` takes 44 ms instead of 0.7 ms): `DashboardServer._bind`
-  should set it.
-- At 20,000, `store.roster_revision()` (a full scan of `patients`) costs ~15-18 ms of every
-  page; the sort of ~10,000 rows by a column is most of the rest (the rows of each indicator
-  and the rates are cached per change of the store, the sorted orders are not yet).
+`dep_diabete` holds 9,929 patients at 20,000 (199 pages). `/remuneration` took 883 ms at
+20,000 before it read the read model instead of decrypting the roster per view, and its
+estimate was kept per change of the store. The p95 of the sorted lists is the sort of ~10,000
+rows by a column on a request; caching the sorted orders per change is the next step if a
+practice finds it slow.
 """
 
 from __future__ import annotations

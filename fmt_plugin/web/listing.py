@@ -9,17 +9,21 @@ the roster only when it changed. Pages then filter, sort and count in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from typing import Any, TypeVar
 
 from fmt_plugin.accents import without_accents
 from fmt_plugin.model import Patient
+from fmt_plugin.remuneration.estimate import PatientSituation
 from fmt_plugin.rules.pack import RulePack
 from fmt_plugin.rules.rates import IndicatorRate, count_rates
 from fmt_plugin.status_changes import KnownStatus, PatientStatuses
 from fmt_plugin.storage.store import Store
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class ListedPatient:
     ins: str | None
     #: Upper-case, accent-free "NOM PRENOM" for the search box.
     search_key: str
+    #: Age, ALD and C2S as the forfait socle reads them (the remuneration page).
+    situation: PatientSituation
 
     @classmethod
     def of(cls, patient: Patient) -> ListedPatient:
@@ -43,6 +49,7 @@ class ListedPatient:
             patient.birth_date,
             patient.ins,
             without_accents(f"{patient.nom} {patient.prenom}").upper(),
+            PatientSituation.of(patient),
         )
 
     def age(self, on: date) -> int | None:
@@ -82,6 +89,7 @@ class PracticeListing:
         self._statuses: dict[str, PatientStatuses] = {}
         self._revision = 0
         self._roster: int | None = None
+        self._memo: dict[Hashable, Any] = {}
         # What the pages ask again and again, computed once per change of the store: the
         # rows of each indicator (in name order) and the rates of the last pack asked for.
         self._by_indicator: dict[str, list[tuple[ListedPatient, KnownStatus]]] = {}
@@ -108,6 +116,19 @@ class PracticeListing:
             # Swapped after the data: a page filling the old cache loses its work only.
             self._by_indicator = {}
             self._rates = None
+            self._memo = {}
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, kept until the roster or a status changes (`key` names it).
+
+        For what a page derives from the whole practice (the remuneration estimate at
+        20,000 patients takes ~0.3 s) and that only a change of the store changes.
+        """
+        memo = self._memo
+        if key not in memo:
+            memo[key] = compute()
+        value: T = memo[key]
+        return value
 
     def __len__(self) -> int:
         return len(self._patients)

@@ -21,7 +21,6 @@ from starlette.routing import BaseRoute, Route
 from fmt_plugin.config import DoctorSituation
 from fmt_plugin.installation import Installation
 from fmt_plugin.remuneration.estimate import (
-    PatientSituation,
     RemunerationEstimate,
     YearError,
     estimate,
@@ -121,14 +120,12 @@ def remuneration_page_data(
 
 @dataclass(frozen=True)
 class _Roster:
-    situations: tuple[PatientSituation, ...]
     doctor: DoctorSituation
     coverage: StatusCoverage
 
 
 def _roster(installation: Installation) -> _Roster:
     return _Roster(
-        tuple(PatientSituation.of(p) for p in installation.store.iter_patients()),
         installation.config.practice.doctor_situation,
         installation.store.statuses.coverage(),
     )
@@ -151,21 +148,26 @@ async def remuneration_page(request: Request, session: Session) -> Response:
         )
     pack = await dashboard.rule_pack()
     roster = await dashboard.backend.run(_roster)
+    # The patients as the read model holds them: the roster is not decrypted per view.
     listing = await dashboard.listing()
+    situations = tuple(patient.situation for patient in listing.patients())
     prevention: FmtPotential = fmt_potential(pack, listing.rates(pack).values())
-    result = estimate(
-        grid,
-        roster.situations,
-        roster.doctor,
-        as_of.year,
-        prevention=prevention,
-        # The statuses counted are those of the service's last evaluation.
-        evaluated_on=roster.coverage.newest or as_of,
+    result = listing.memo(
+        ("remuneration", as_of, roster.doctor, prevention, roster.coverage),
+        lambda: estimate(
+            grid,
+            situations,
+            roster.doctor,
+            as_of.year,
+            prevention=prevention,
+            # The statuses counted are those of the service's last evaluation.
+            evaluated_on=roster.coverage.newest or as_of,
+        ),
     )
     return dashboard.render(
         request,
         "remuneration/index.html",
         data=remuneration_page_data(result, as_of),
         error=None,
-        not_evaluated=max(len(roster.situations) - roster.coverage.patients, 0),
+        not_evaluated=max(len(situations) - roster.coverage.patients, 0),
     )
