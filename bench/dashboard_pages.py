@@ -29,7 +29,7 @@ Median / p95 in ms; goal: every page under 300 ms of server time at 20,000, the 
 | `…?page=50` | 6.2 / 7.8 | 23.4 / 27.4 |
 | `/patients/P000002` (one patient evaluated live, audited) | 9.4 / 11.6 | 18.6 / 27.0 |
 | `/evolution` (36 snapshots, SVG) | 3.5 / 4.5 | 2.1 / 2.3 |
-| `/remuneration` (estimate kept until the store changes) | 6.1 / 10.3 | 99.3 / 123.0 |
+| `/remuneration` (estimate kept until the store changes) | 24.9 / 30.1 | 99.3 / 123.0 |
 | `/rappels` | 4.5 / 7.0 | 4.5 / 5.4 |
 | `/quarantaine` | 4.2 / 5.6 | 3.5 / 6.3 |
 | `/etat` | 2.0 / 3.5 | 1.8 / 3.3 |
