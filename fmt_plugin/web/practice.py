@@ -42,6 +42,20 @@ class PracticeBackend:
         """`function(installation, *args)` on the backend's thread."""
         return await self._submit(self._call, function, *args)
 
+    async def audit(
+        self,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """One audit entry (`record_admin_action`) on the backend's thread."""
+        await self.run(
+            lambda installation: installation.store.record_admin_action(
+                actor=actor, action=action, target=target, detail=detail
+            )
+        )
+
     def _call(self, function: Callable[..., T], *args: object) -> T:
         if self._installation is None:
             raise RuntimeError("the dashboard's installation is not open")

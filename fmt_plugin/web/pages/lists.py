@@ -16,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from fmt_plugin.installation import Installation
 from fmt_plugin.rules.model import Status
 from fmt_plugin.rules.pack import GROUPS, Indicator, RulePack
 from fmt_plugin.web.app import dashboard_of, page
@@ -95,8 +94,11 @@ async def indicator_list(request: Request, session: Session) -> Response:
     shown = list_page(concerned, params, today=dashboard.clock().date(), search=search)
     rate = listing.rates(pack)[indicator.id]
     if shown.rows:
-        await dashboard.backend.run(
-            _audit_view, session.account, indicator.id, len(shown.rows)
+        await dashboard.backend.audit(
+            session.account,
+            action="web.list_view",
+            target=indicator.id,
+            detail=f"{len(shown.rows)} patient(s)",
         )
     return dashboard.render(
         request,
@@ -146,9 +148,3 @@ def _groups(pack: RulePack) -> list[IndicatorGroup]:
         for group in GROUPS
         if any(i.group == group for i in pack.indicators)
     ]
-
-
-def _audit_view(installation: Installation, actor: str, code: str, shown: int) -> None:
-    installation.store.record_admin_action(
-        actor=actor, action="web.list_view", target=code, detail=f"{shown} patient(s)"
-    )

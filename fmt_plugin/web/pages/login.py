@@ -93,7 +93,7 @@ async def logout(request: Request, session: Session) -> Response:
     """End the session, forget the cookie, back to the log-in page."""
     dashboard = dashboard_of(request)
     dashboard.sessions.close(request.cookies.get(COOKIE_NAME))
-    await dashboard.backend.run(_audit, session.account, "web.logout", None)
+    await dashboard.backend.audit(session.account, action="web.logout")
     response = RedirectResponse("/connexion?sortie=1", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
@@ -116,12 +116,6 @@ def _checked_login(
         raise
     store.record_admin_action(actor=account.name, action="web.login")
     return account
-
-
-def _audit(
-    installation: Installation, actor: str, action: str, target: str | None
-) -> None:
-    installation.store.record_admin_action(actor=actor, action=action, target=target)
 
 
 def _form(

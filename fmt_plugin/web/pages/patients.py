@@ -144,16 +144,10 @@ async def _search(
         return []
     dashboard = dashboard_of(request)
     found = (await dashboard.listing()).search(text[:MAX_QUERY], limit=limit)
-    await dashboard.backend.run(_audit, session.account, "web.patient_search", found)
-    return found
-
-
-def _audit(
-    installation: Installation, actor: str, action: str, found: Sequence[object]
-) -> None:
-    installation.store.record_admin_action(
-        actor=actor, action=action, target=str(len(found))
+    await dashboard.backend.audit(
+        session.account, action="web.patient_search", target=str(len(found))
     )
+    return found
 
 
 # --- the patient page ---------------------------------------------------------------------
