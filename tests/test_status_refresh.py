@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -187,3 +187,32 @@ def test_start_and_a_new_day_re_evaluate_the_patients_not_evaluated_that_day(
     with open_installation(scenario_config) as installation:
         days_seen = set(installation.store.statuses.evaluated_on().values())
     assert days_seen == {date(2026, 3, 16)}
+
+
+def test_three_weeks_of_days_re_evaluate_everyone_once_a_day(scenario_config):
+    """Over 21 simulated days (21 March to 10 April 2026: a month end and the spring clock
+    change), each new day re-evaluates every patient once; a second look that day, nothing."""
+    days = [date(2026, 3, 20)]
+
+    async def main() -> list[int]:
+        refresher = StatusRefresher(scenario_config, delay_s=0, today=lambda: days[0])
+        await refresher.start()
+        counts = []
+        try:
+            await refresher.idle()
+            for _ in range(21):
+                days[0] += timedelta(days=1)
+                for _look in range(2):
+                    refresher.check_date()
+                    await refresher.idle()
+                counts.append(refresher.refreshed)
+        finally:
+            await refresher.stop()
+        return counts
+
+    with open_installation(scenario_config) as installation:
+        patients = len(installation.store.patient_ids())
+    counts = asyncio.run(main())
+    assert counts == [patients * (day + 2) for day in range(21)]
+    with open_installation(scenario_config) as installation:
+        assert set(installation.store.statuses.evaluated_on().values()) == {days[0]}
