@@ -223,3 +223,24 @@ class ShutdownTimeoutError(FmtError):
     Whatever was not finished is safe: a message not yet committed was not acknowledged (the
     sender sends it again) and a recall being handed over is found `uncertain` at the next start.
     """
+
+
+class InstallationBusyError(FmtError):
+    """Another process holds the installation's exclusive lock (a running `serve`, a restore).
+
+    `holder` is what that process said it was doing and `pid` its process id, when known.
+    """
+
+    exit_status = ExitStatus.USAGE
+
+    def __init__(self, lock_path: Path, holder: str | None, pid: int | None) -> None:
+        self.lock_path = lock_path
+        self.holder = holder
+        self.pid = pid
+        who = f"« {holder} »" if holder else "un autre processus"
+        if pid is not None:
+            who += f" (pid {pid})"
+        super().__init__(
+            f"{lock_path}: installation déjà utilisée par {who} ; un seul service par"
+            " installation : arrêtez-le d'abord (systemctl stop fmt-plugin)"
+        )
