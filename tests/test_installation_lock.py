@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ sys.stdin.read()
 
 
 @pytest.fixture
-def holder(tmp_path: Path):
+def holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """Another process holding the lock of `tmp_path/fmt.sqlite3` until the test ends."""
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLD, str(tmp_path / "fmt.sqlite3")],
