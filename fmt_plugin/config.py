@@ -240,6 +240,25 @@ class StoreSettings:
     key_passphrase: str | None = field(default=None, repr=False)
 
 
+#: The anchor file's default name: the key file's, with this suffix, in the key's folder.
+AUDIT_ANCHOR_SUFFIX = ".audit-head"
+
+
+def default_anchor_file(key_file: Path) -> Path:
+    """Where the audit head is anchored when `[audit] anchor_file` is not set."""
+    return key_file.with_name(key_file.name + AUDIT_ANCHOR_SUFFIX)
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Where the audit chain's head is anchored outside the store (see `storage.audit_anchor`)."""
+
+    #: The anchor file; beside the key file by default, where restoring the store does not reach.
+    anchor_file: Path
+    #: The syslog datagram socket the head is also reported to; None: not reported.
+    journal_socket: Path | None = Path("/dev/log")
+
+
 @dataclass(frozen=True)
 class PluginSettings:
     """Which adapters to load beyond the built-ins and the installed entry points."""
@@ -420,6 +439,7 @@ class FmtConfig:
 
     path: Path
     store: StoreSettings
+    audit: AuditSettings
     practice: PracticeSettings = PracticeSettings()
     plugins: PluginSettings = PluginSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -537,6 +557,15 @@ def load_config(path: Path) -> FmtConfig:
     )
     store.finish()
 
+    audit = root.table("audit")
+    journal = audit.string("journal_socket", "/dev/log")
+    audit_settings = AuditSettings(
+        anchor_file=audit.optional_path("anchor_file")
+        or default_anchor_file(store_settings.key_file),
+        journal_socket=resolve_path(audit.base_dir, journal) if journal else None,
+    )
+    audit.finish()
+
     plugins = root.table("plugins")
     plugin_settings = PluginSettings(
         modules=plugins.string_list("modules"), disable=plugins.string_list("disable")
@@ -607,6 +636,7 @@ def load_config(path: Path) -> FmtConfig:
     return FmtConfig(
         path=path,
         store=store_settings,
+        audit=audit_settings,
         practice=practice_settings,
         plugins=plugin_settings,
         logging=logging_settings,

@@ -13,6 +13,7 @@ from fmt_plugin.adapters.patient_match import StorePatientMatcher
 from fmt_plugin.config import FmtConfig, load_config
 from fmt_plugin.hooks.host import build_plugin_manager
 from fmt_plugin.storage import Store, load_key_file
+from fmt_plugin.storage.audit_anchor import AuditAnchor, SyslogJournal
 
 
 @dataclass
@@ -39,6 +40,13 @@ class Installation:
         self.close()
 
 
+def audit_anchor(config: FmtConfig) -> AuditAnchor:
+    """The installation's audit anchor, with its `[audit]` settings."""
+    socket = config.audit.journal_socket
+    journal = SyslogJournal(socket) if socket is not None else None
+    return AuditAnchor(config.audit.anchor_file, journal=journal)
+
+
 def open_installation(config_path: Path) -> Installation:
     """Validate the configuration, unlock the keys, open the store and load every adapter.
 
@@ -49,7 +57,7 @@ def open_installation(config_path: Path) -> Installation:
     keyring = load_key_file(
         config.store.key_file, passphrase=config.store.key_passphrase
     )
-    store = Store.open(config.store.path, keyring)
+    store = Store.open(config.store.path, keyring, anchor=audit_anchor(config))
     try:
         matcher = StorePatientMatcher(store, config.practice.patient_id_authorities)
         pm = build_plugin_manager(config, extra_plugins=[("patient_match", matcher)])

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fmt_plugin.adapters.csv_roster import read_acts, read_roster
+from fmt_plugin.config import AUDIT_ANCHOR_SUFFIX, default_anchor_file
 from fmt_plugin.errors import ConfigError, KeyFileError
 from fmt_plugin.storage import Store, generate_key_file
+from fmt_plugin.storage.audit_anchor import AuditAnchor, SyslogJournal
 
 CONFIG_NAME = "fmt.toml"
 KEY_NAME = "fmt.key"
@@ -83,7 +85,8 @@ def init_installation(
         # The folder holds the key: only its owner may list or enter it.
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         keyring = generate_key_file(key_path, passphrase=passphrase)
-        with Store.create(store_path, keyring, actor=actor) as store:
+        anchor = AuditAnchor(default_anchor_file(key_path), journal=SyslogJournal())
+        with Store.create(store_path, keyring, actor=actor, anchor=anchor) as store:
             store.record_admin_action(
                 actor=actor,
                 action="installation.init",
@@ -229,6 +232,7 @@ def render_config(
         city=_toml_string(city),
         store_path=_toml_string(store_path),
         key_file=_toml_string(key_file),
+        anchor_file=_toml_string(key_file + AUDIT_ANCHOR_SUFFIX),
         passphrase_line=passphrase_line,
         roster_block=roster_block,
     )
@@ -299,6 +303,15 @@ path = {store_path}
 key_file = {key_file}
 # Phrase de passe protégeant le fichier de clés, si `init --passphrase-env` a été utilisé.
 {passphrase_line}
+
+[audit]
+# Ancre du journal d'audit : la dernière entrée (numéro et MAC) recopiée hors de la base,
+# là où remettre une ancienne copie de la base ne l'atteint pas. Par défaut à côté du
+# fichier de clés ; le service doit pouvoir y écrire.
+anchor_file = {anchor_file}
+# Socket du journal système où chaque nouvelle tête du journal est aussi consignée
+# ("" : aucune).
+journal_socket = "/dev/log"
 
 [plugins]
 # Modules Python à charger comme adaptateurs, en plus des paquets installés qui

@@ -251,8 +251,10 @@ def documented_layout(run_cli, tmp_path: Path, public_scenario: Path) -> Path:
     )
     assert result.returncode == 0, result.stderr
     config.mkdir()
+    (config / "audit").mkdir(mode=0o700)
     for name in ("fmt.toml", "fmt.key"):
         (state / name).rename(config / name)
+    (state / "fmt.key.audit-head").rename(config / "audit" / "fmt.key.audit-head")
     subprocess.run(documented_sed(state, config), check=True, timeout=30)
     return config / "fmt.toml"
 
@@ -276,7 +278,14 @@ def test_documented_layout_writes_only_in_the_state_folder(
     ):
         result = run_cli("--config", documented_layout, *args)
         assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in config_dir.iterdir()) == ["fmt.key", "fmt.toml"]
+    assert sorted(p.name for p in config_dir.iterdir()) == [
+        "audit",
+        "fmt.key",
+        "fmt.toml",
+    ]
+    # The audit anchor moved with each change, in its own folder and nowhere else.
+    assert settings.audit.anchor_file == config_dir / "audit" / "fmt.key.audit-head"
+    assert [p.name for p in (config_dir / "audit").iterdir()] == ["fmt.key.audit-head"]
     assert list((state / "outbox").glob("*.eml"))
 
 

@@ -65,6 +65,8 @@ class AuditLog:
     def __init__(self, conn: sqlite3.Connection, key: bytes) -> None:
         self._conn = conn
         self._key = key
+        # The head this connection's open transaction moved to, for the anchor after commit.
+        self._appended: tuple[int, bytes] | None = None
 
     def __repr__(self) -> str:
         return "<AuditLog>"
@@ -100,7 +102,32 @@ class AuditLog:
             " SET seq = excluded.seq, mac = excluded.mac, head_mac = excluded.head_mac",
             (seq, mac, self._head_mac(seq, mac)),
         )
+        self._appended = (seq, mac)
         return seq
+
+    def take_appended(self) -> tuple[int, bytes] | None:
+        """The (seq, mac) the last transaction moved the head to, once; None if it did not.
+
+        Called after a commit (the head is durable: anchor it) or a rollback (forget it).
+        """
+        appended, self._appended = self._appended, None
+        return appended
+
+    def mac_of(self, seq: int) -> bytes | None:
+        """The stored MAC of entry `seq`, None when there is no such entry."""
+        row = self._conn.execute(
+            "SELECT mac FROM audit_log WHERE seq = ?", (seq,)
+        ).fetchone()
+        return row[0] if row is not None and isinstance(row[0], bytes) else None
+
+    def last(self) -> tuple[int, bytes] | None:
+        """The (seq, mac) of the newest entry, None for an empty log."""
+        row = self._conn.execute(
+            "SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        if row is None or not isinstance(row[1], bytes):
+            return None
+        return int(row[0]), row[1]
 
     def entries(
         self,
@@ -140,10 +167,13 @@ class AuditLog:
         ).fetchall()
         return [str(row[0]) for row in rows]
 
-    def verify(self) -> AuditReport:
+    def verify(self, *, genesis_action: str | None = None) -> AuditReport:
         """Recompute every mac in seq order, then check the head against the last entry.
 
-        Reads one consistent snapshot; writes nothing.
+        With `genesis_action`, the chain must start with an entry of that action (the one
+        made when the store was created): an emptied log, or one restarted from scratch
+        after `DELETE FROM audit_log`, is refused. Reads one consistent snapshot; writes
+        nothing.
         """
         # A read transaction, unless the caller already holds one, so that an append
         # committed between the two SELECTs cannot look like a forged head.
@@ -159,11 +189,18 @@ class AuditLog:
         finally:
             if own:
                 self._conn.execute("COMMIT")
-        return self._verify_rows(rows, head)
+        return self._verify_rows(rows, head, genesis_action)
 
     def _verify_rows(
-        self, rows: list[tuple[object, ...]], head: _Head | None
+        self,
+        rows: list[tuple[object, ...]],
+        head: _Head | None,
+        genesis_action: str | None,
     ) -> AuditReport:
+        if genesis_action is not None:
+            problem = _genesis_problem(rows, genesis_action)
+            if problem is not None:
+                return AuditReport(False, len(rows), 1, problem)
         expected_seq, expected_prev = 1, GENESIS_MAC
         for row in rows:
             problem = self._row_problem(row, expected_seq, expected_prev)
@@ -275,6 +312,19 @@ class AuditLog:
     def _head_mac(self, seq: int, mac: bytes) -> bytes:
         message = HEAD_LABEL + b"\x00" + seq.to_bytes(8, "big", signed=True) + mac
         return hmac.new(self._key, message, sha256).digest()
+
+
+def _genesis_problem(rows: list[tuple[object, ...]], action: str) -> str | None:
+    if not rows:
+        return "journal vide : l'entrée de création de la base (n° 1) a disparu"
+    first_seq, first_action = rows[0][0], rows[0][3]
+    if first_seq != 1:
+        return None  # reported by the row checks as a deleted first entry
+    if first_action != action:
+        return (
+            "début du journal remplacé : l'entrée n° 1 n'est pas la création de la base"
+        )
+    return None
 
 
 def _entry(row: tuple[object, ...]) -> AuditEntry:

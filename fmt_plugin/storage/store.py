@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import hmac
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,6 +28,12 @@ from fmt_plugin.rules.model import Override, OverrideKind
 from fmt_plugin.storage import db
 from fmt_plugin.storage.accounts import UserAccounts
 from fmt_plugin.storage.audit import AuditEntry, AuditLog, AuditReport
+from fmt_plugin.storage.audit_anchor import (
+    AnchoredHead,
+    AuditAnchor,
+    AuditAnchorError,
+    head_now,
+)
 from fmt_plugin.storage.crypto import FieldCipher
 from fmt_plugin.storage.inbox import Hl7Inbox
 from fmt_plugin.storage.keys import KeyRing
@@ -51,6 +58,15 @@ OVERRIDE_FIELDS = (
 INS_KIND = "ins"
 FINGERPRINT_META = "keyring_fingerprint"
 CREATED_META = "created_at"
+#: Set once the chain's head is anchored outside the store: from then on a missing anchor
+#: file is a fault, not an installation that predates anchoring.
+ANCHORED_META = "audit_anchored"
+GENESIS_ACTION = "store.create"
+RESTORE_ACTION = "store.restore"
+REANCHOR_ACTION = "audit.reanchor"
+ANCHOR_START_ACTION = "audit.anchor"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,12 +111,21 @@ class _OverrideRow:
 class Store:
     """One store file opened with its key ring; use as a context manager or call `close()`."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, keyring: KeyRing) -> None:
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        keyring: KeyRing,
+        anchor: AuditAnchor | None = None,
+    ) -> None:
         """Wrap an open, migrated connection; use `create` or `open` instead."""
         self.path = path
         self._conn = conn
         self._cipher = FieldCipher(keyring)
         self._audit = AuditLog(conn, keyring.audit_key)
+        self._audit_key = keyring.audit_key
+        self._fingerprint = keyring.fingerprint()
+        self._anchor = anchor
         self.inbox = Hl7Inbox(conn, self._cipher)
         self.outbox = RecallOutbox(conn, self._cipher, self._audit, self._write)
         self.snapshots = RateSnapshots(conn, self._write)
@@ -116,10 +141,19 @@ class Store:
         return db.current_version(self._conn)
 
     @classmethod
-    def create(cls, path: Path, keyring: KeyRing, *, actor: str) -> Store:
+    def create(
+        cls,
+        path: Path,
+        keyring: KeyRing,
+        *,
+        actor: str,
+        anchor: AuditAnchor | None = None,
+    ) -> Store:
         """Create a new empty store at `path` (mode 0600) for `keyring`, audited as `actor`.
 
-        Refuses an existing file. On failure the half-made file is removed.
+        The chain starts with its `store.create` entry; with `anchor`, that head is anchored
+        at once (see `audit_anchor`). Refuses an existing file. On failure the half-made
+        file is removed.
         """
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         _create_private_file(path)
@@ -133,8 +167,10 @@ class Store:
             with db.transaction(conn):
                 _set_meta(conn, FINGERPRINT_META, keyring.fingerprint())
                 _set_meta(conn, CREATED_META, db.utc_now())
+                if anchor is not None:
+                    _set_meta(conn, ANCHORED_META, "1")
                 AuditLog(conn, keyring.audit_key).append(
-                    actor=actor, action="store.create", target=path.name
+                    actor=actor, action=GENESIS_ACTION, target=path.name
                 )
         except sqlite3.Error as exc:
             conn.close()
@@ -144,11 +180,21 @@ class Store:
             conn.close()
             _remove_store_files(path)
             raise
-        return cls(path, conn, keyring)
+        store = cls(path, conn, keyring, anchor)
+        if anchor is not None:
+            store._reset_anchor(event="create")
+        return store
 
     @classmethod
-    def open(cls, path: Path, keyring: KeyRing) -> Store:
-        """Open the existing store at `path`, check it belongs to `keyring`, apply migrations."""
+    def open(
+        cls, path: Path, keyring: KeyRing, *, anchor: AuditAnchor | None = None
+    ) -> Store:
+        """Open the existing store at `path`, check it belongs to `keyring`, apply migrations.
+
+        With `anchor`, a store never anchored before (made by an older version) gets its
+        head anchored now, audited; an anchored store is never re-anchored here, even when
+        its anchor file is missing: that is for `audit verify` to report.
+        """
         if not path.exists():
             raise StoreError(
                 f"{path}: base introuvable ; créez-la avec « fmt-plugin init »"
@@ -164,7 +210,14 @@ class Store:
         except BaseException:
             conn.close()
             raise
-        return cls(path, conn, keyring)
+        store = cls(path, conn, keyring, anchor)
+        if anchor is not None:
+            try:
+                store._start_anchoring()
+            except BaseException:
+                conn.close()
+                raise
+        return store
 
     def ping(self) -> bool:
         """True when the database answers a query that reads its schema (for health checks)."""
@@ -542,14 +595,47 @@ class Store:
                 # Committed or rolled back, nothing stays pending and ids are counted anew.
                 self.inbox.reset()
 
-    def verify_audit(self) -> AuditReport:
-        """Check the whole audit chain and its head; writes nothing."""
+    def verify_audit(self, *, against_anchor: bool = True) -> AuditReport:
+        """Check the whole audit chain, its head and its external anchor; writes nothing.
+
+        The chain must start with the store's creation entry, and reach and contain the
+        entry the anchor vouches for: an emptied, truncated or rolled-back log is refused.
+        `against_anchor=False` checks the chain alone (before re-anchoring it).
+        """
         try:
-            return self._audit.verify()
+            report = self._audit.verify(genesis_action=GENESIS_ACTION)
+            if not report.ok or self._anchor is None or not against_anchor:
+                return report
+            return self._verify_anchor(report)
         except sqlite3.Error as exc:
             raise StoreError(
                 f"{self.path}: lecture du journal impossible ({exc})"
             ) from exc
+
+    @property
+    def audit_anchor(self) -> AuditAnchor | None:
+        """Where this store's audit head is anchored, None when it is not."""
+        return self._anchor
+
+    def record_restore(self, *, actor: str, detail: str) -> None:
+        """Audit that this store was just restored from a backup, and anchor it there.
+
+        A restore is a deliberate rollback: the anchor is moved back to the restored chain's
+        new head (and the journal told), with the restore itself in the chain.
+        """
+        self._append_and_reset_anchor(
+            actor=actor, action=RESTORE_ACTION, detail=detail, event="restore"
+        )
+
+    def reanchor(self, *, actor: str, detail: str | None = None) -> None:
+        """Anchor the chain's current head anew (a lost or moved anchor file), audited.
+
+        The entry stays in the chain: a rollback hidden this way is visible to whoever
+        reads the log or compares it with the system journal.
+        """
+        self._append_and_reset_anchor(
+            actor=actor, action=REANCHOR_ACTION, detail=detail, event="reanchor"
+        )
 
     def audit_entries(
         self,
@@ -581,12 +667,136 @@ class Store:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
-        """A write transaction whose SQLite errors become StoreError (after rollback)."""
+        """A write transaction whose SQLite errors become StoreError (after rollback).
+
+        After the commit, a moved audit head is anchored outside the store.
+        """
+        try:
+            with db.transaction(self._conn):
+                yield
+        except sqlite3.Error as exc:
+            self._audit.take_appended()
+            raise StoreError(f"{self.path}: écriture impossible ({exc})") from exc
+        except BaseException:
+            self._audit.take_appended()
+            raise
+        appended = self._audit.take_appended()
+        if appended is not None and self._anchor is not None:
+            self._advance_anchor(head_now(*appended))
+
+    # --- audit anchor ------------------------------------------------------------------
+
+    def _advance_anchor(self, head: AnchoredHead) -> None:
+        if self._anchor is None:
+            return
+        try:
+            self._anchor.advance(
+                self._audit_key,
+                self._fingerprint,
+                head,
+                chain_holds=self._chain_holds,
+            )
+        except OSError as exc:
+            # The change is committed and its entry chained; only the outside copy lags,
+            # which verify tolerates. Failing the caller here would lose nothing but
+            # would report a committed change as failed.
+            log.warning(
+                "audit head %d not anchored in %s (%s)",
+                head.seq,
+                self._anchor.path,
+                exc.strerror or type(exc).__name__,
+            )
+
+    def _chain_holds(self, anchored: AnchoredHead) -> bool:
+        mac = self._audit.mac_of(anchored.seq)
+        return mac is not None and hmac.compare_digest(mac, anchored.mac)
+
+    def _reset_anchor(self, *, event: str) -> None:
+        if self._anchor is None:
+            return
+        last = self._audit.last()
+        if last is None:
+            raise StoreError(f"{self.path}: journal d'audit vide, rien à ancrer")
+        try:
+            self._anchor.reset(
+                self._audit_key, self._fingerprint, head_now(*last), event=event
+            )
+        except OSError as exc:
+            raise StoreError(
+                f"{self._anchor.path}: ancre du journal impossible à écrire"
+                f" ({exc.strerror or type(exc).__name__})"
+            ) from exc
+
+    def _start_anchoring(self) -> None:
+        """Anchor a store that never was (made before anchoring existed), once, audited."""
+        if self._anchor is None or _get_meta(self._conn, ANCHORED_META) is not None:
+            return
+        if self._anchor.path.exists():
+            # An anchor exists but the store says it never was anchored: an older copy of
+            # the database. Leave both as they are for `audit verify` to report.
+            return
+        with self._write_unanchored():
+            _set_meta(self._conn, ANCHORED_META, "1")
+            self._audit.append(actor="fmt-plugin", action=ANCHOR_START_ACTION)
+        self._reset_anchor(event="anchor")
+
+    def _append_and_reset_anchor(
+        self, *, actor: str, action: str, detail: str | None, event: str
+    ) -> None:
+        with self._write_unanchored():
+            if self._anchor is not None:
+                _set_meta(self._conn, ANCHORED_META, "1")
+            self._audit.append(actor=actor, action=action, detail=detail)
+        self._reset_anchor(event=event)
+
+    @contextlib.contextmanager
+    def _write_unanchored(self) -> Iterator[None]:
+        """`_write` whose commit leaves the anchor to the caller (who resets it)."""
         try:
             with db.transaction(self._conn):
                 yield
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: écriture impossible ({exc})") from exc
+        finally:
+            self._audit.take_appended()
+
+    def _verify_anchor(self, report: AuditReport) -> AuditReport:
+        """`report` (a sound chain of `report.entries` entries) checked against the anchor."""
+        anchor = self._anchor
+        if anchor is None:
+            return report
+        try:
+            anchored = anchor.read(self._audit_key, self._fingerprint)
+        except AuditAnchorError as exc:
+            return AuditReport(False, report.entries, report.entries, exc.reason)
+        if anchored is None:
+            if _get_meta(self._conn, ANCHORED_META) is None:
+                return report
+            return AuditReport(
+                False,
+                report.entries,
+                report.entries,
+                f"ancre externe absente ({anchor.path}) : supprimée, ou base et ancre"
+                " séparées ; « fmt-plugin audit reanchor » la recrée, audité",
+            )
+        if anchored.seq > report.entries:
+            return AuditReport(
+                False,
+                report.entries,
+                report.entries + 1,
+                f"journal tronqué ou base remise à un état antérieur : l'ancre externe"
+                f" atteste l'entrée n° {anchored.seq}, la base s'arrête à la n°"
+                f" {report.entries}",
+            )
+        if not self._chain_holds(anchored):
+            return AuditReport(
+                False,
+                report.entries,
+                anchored.seq,
+                f"journal réécrit : l'entrée n° {anchored.seq} n'est plus celle que"
+                " l'ancre externe atteste",
+            )
+        return report
 
     def _rows(self, *, active_only: bool) -> list[_Row]:
         sql = "SELECT patient_id, identity, active FROM patients"
@@ -693,6 +903,11 @@ def _check_fingerprint(conn: sqlite3.Connection, path: Path, keyring: KeyRing) -
             f"{path}: ce fichier de clés n'appartient pas à cette base"
             " (this key file does not belong to this store)"
         )
+
+
+def _get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return str(row[0]) if row is not None else None
 
 
 def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:

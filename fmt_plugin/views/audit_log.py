@@ -13,6 +13,9 @@ from fmt_plugin.views.french import number
 ACTION_LABELS = {
     "installation.init": "création de l'installation",
     "store.create": "création de la base",
+    "store.restore": "restauration de la base depuis une sauvegarde",
+    "audit.anchor": "ancrage du journal hors de la base",
+    "audit.reanchor": "nouvel ancrage du journal (ancre perdue ou déplacée)",
     "patient.add": "patient ajouté à la patientèle",
     "patient.update": "patient modifié",
     "patient.deactivate": "patient sorti de la patientèle",
