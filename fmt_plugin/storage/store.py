@@ -728,17 +728,35 @@ class Store:
             ) from exc
 
     def _start_anchoring(self) -> None:
-        """Anchor a store that never was (made before anchoring existed), once, audited."""
+        """Anchor a store that never was (made before anchoring existed), once, audited.
+
+        An anchor folder the process may not write (an upgraded unit without its
+        ReadWritePaths) only delays it to the next opening: the store still opens.
+        """
         if self._anchor is None or _get_meta(self._conn, ANCHORED_META) is not None:
             return
         if self._anchor.path.exists():
             # An anchor exists but the store says it never was anchored: an older copy of
             # the database. Leave both as they are for `audit verify` to report.
             return
-        with self._write_unanchored():
+        last = self._audit.last()
+        if last is None:
+            return
+        try:
+            self._anchor.reset(
+                self._audit_key, self._fingerprint, head_now(*last), event="anchor"
+            )
+        except OSError as exc:
+            log.warning(
+                "audit chain not anchored yet: %s not writable (%s)",
+                self._anchor.path,
+                exc.strerror or type(exc).__name__,
+            )
+            return
+        # Through `_write`: the anchor then moves on to this very entry.
+        with self._write():
             _set_meta(self._conn, ANCHORED_META, "1")
             self._audit.append(actor="fmt-plugin", action=ANCHOR_START_ACTION)
-        self._reset_anchor(event="anchor")
 
     def _append_and_reset_anchor(
         self, *, actor: str, action: str, detail: str | None, event: str
