@@ -273,11 +273,7 @@ def journal(tmp_path: Path) -> Iterator[tuple[socket.socket, Path]]:
 
 def test_each_new_head_is_also_sent_to_the_system_journal(run_cli, config, journal):
     receiver, path = journal
-    text = config.read_text(encoding="utf-8")
-    config.write_text(
-        text.replace('journal_socket = "/dev/log"', f'journal_socket = "{path}"'),
-        encoding="utf-8",
-    )
+    journal_to(config, path)
     decide(run_cli, config)
     line = receiver.recv(4096).decode("ascii")
     seq = last_seq(store_file(config))
@@ -286,3 +282,65 @@ def test_each_new_head_is_also_sent_to_the_system_journal(run_cli, config, journ
     assert "fmt-plugin-audit" in line
     assert f"seq={seq}" in line
     assert f"mac={mac[0].hex()}" in line
+
+
+def journal_to(config: Path, socket_path: Path) -> None:
+    """Point the installation's `[audit] journal_socket` at `socket_path`."""
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(
+            'journal_socket = "/dev/log"', f'journal_socket = "{socket_path}"'
+        ),
+        encoding="utf-8",
+    )
+
+
+def drain(receiver: socket.socket) -> list[str]:
+    """Every line the journal socket holds now (the sends are synchronous datagrams)."""
+    receiver.setblocking(False)
+    lines = []
+    try:
+        while True:
+            lines.append(receiver.recv(4096).decode("ascii"))
+    except BlockingIOError:
+        pass
+    receiver.settimeout(10)
+    return lines
+
+
+def test_the_journal_catches_the_store_and_its_anchor_rolled_back_together(
+    run_cli, config, journal, tmp_path
+):
+    receiver, path = journal
+    journal_to(config, path)
+    older_store, older_anchor = tmp_path / "older.sqlite3", tmp_path / "older-anchor"
+    copy_database(store_file(config), older_store)
+    shutil.copyfile(anchor_file(config), older_anchor)
+    decide(run_cli, config)
+    exported = tmp_path / "journal.txt"
+    exported.write_text("\n".join(drain(receiver)) + "\n", encoding="utf-8")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{store_file(config)}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(older_store, store_file(config))
+    shutil.copyfile(older_anchor, anchor_file(config))
+
+    # Store and anchor agree with each other: only the journal still knows.
+    assert verify(run_cli, config).returncode == 0
+    result = run_cli("--config", config, "audit", "verify", "--journal-file", exported)
+    assert result.returncode == 1
+    assert "le journal système atteste l'entrée" in result.stdout
+
+
+def test_the_journal_agrees_with_an_untouched_store(run_cli, config, journal, tmp_path):
+    receiver, path = journal
+    journal_to(config, path)
+    decide(run_cli, config)
+    exported = tmp_path / "journal.txt"
+    # As `journalctl -o cat` prints them: the message without its syslog prefix.
+    exported.write_text(
+        "\n".join(line.split(": ", 1)[1] for line in drain(receiver)) + "\n",
+        encoding="utf-8",
+    )
+    result = run_cli("--config", config, "audit", "verify", "--journal-file", exported)
+    assert result.returncode == 0, result.stdout
+    assert "journal système concordant" in result.stdout

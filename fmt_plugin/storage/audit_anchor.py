@@ -25,8 +25,9 @@ import hmac
 import json
 import logging
 import os
+import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -45,6 +46,11 @@ MAX_ANCHOR_BYTES = 64 * 1024
 SYSLOG_PRIORITY = 16 * 8 + 5
 SYSLOG_TAG = "fmt-plugin-audit"
 DEFAULT_JOURNAL_SOCKET = Path("/dev/log")
+_JOURNAL_LINE = re.compile(
+    # With or without the syslog tag: `journalctl -o cat` prints the message alone.
+    rf"(?:^|{SYSLOG_TAG}(?:\[\d+\])?: )(?:head|restore|reanchor|anchor|create)"
+    r" store=(?P<store>[0-9a-f]{16}) seq=(?P<seq>\d+) mac=(?P<mac>[0-9a-f]{64})"
+)
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,22 @@ class AuditAnchor:
             yield
         finally:
             os.close(fd)
+
+
+def last_journal_head(lines: Iterable[str], fingerprint: str) -> AnchoredHead | None:
+    """The last head the journal recorded for the store `fingerprint` names, None if none.
+
+    The last line in journal order, not the highest seq: after a restore the chain
+    legitimately goes back, and the journal says so with its `restore` line.
+    """
+    store = fingerprint[:16]
+    last: AnchoredHead | None = None
+    for line in lines:
+        match = _JOURNAL_LINE.search(line)
+        if match is None or match["store"] != store:
+            continue
+        last = AnchoredHead(int(match["seq"]), bytes.fromhex(match["mac"]), "")
+    return last
 
 
 def head_now(seq: int, mac: bytes) -> AnchoredHead:

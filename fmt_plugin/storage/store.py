@@ -595,15 +595,26 @@ class Store:
                 # Committed or rolled back, nothing stays pending and ids are counted anew.
                 self.inbox.reset()
 
-    def verify_audit(self, *, against_anchor: bool = True) -> AuditReport:
+    def verify_audit(
+        self,
+        *,
+        against_anchor: bool = True,
+        journal_head: AnchoredHead | None = None,
+    ) -> AuditReport:
         """Check the whole audit chain, its head and its external anchor; writes nothing.
 
         The chain must start with the store's creation entry, and reach and contain the
         entry the anchor vouches for: an emptied, truncated or rolled-back log is refused.
+        `journal_head`, the last head the system journal recorded, is checked the same way
+        (it catches a rollback of the store and the anchor file together).
         `against_anchor=False` checks the chain alone (before re-anchoring it).
         """
         try:
             report = self._audit.verify(genesis_action=GENESIS_ACTION)
+            if report.ok and journal_head is not None:
+                report = self._check_anchored(
+                    report, journal_head, "le journal système"
+                )
             if not report.ok or self._anchor is None or not against_anchor:
                 return report
             return self._verify_anchor(report)
@@ -611,6 +622,11 @@ class Store:
             raise StoreError(
                 f"{self.path}: lecture du journal impossible ({exc})"
             ) from exc
+
+    @property
+    def fingerprint(self) -> str:
+        """The key ring's fingerprint: names this store in anchors and the journal."""
+        return self._fingerprint
 
     @property
     def audit_anchor(self) -> AuditAnchor | None:
@@ -797,12 +813,18 @@ class Store:
                 f"ancre externe absente ({anchor.path}) : supprimée, ou base et ancre"
                 " séparées ; « fmt-plugin audit reanchor » la recrée, audité",
             )
+        return self._check_anchored(report, anchored, "l'ancre externe")
+
+    def _check_anchored(
+        self, report: AuditReport, anchored: AnchoredHead, witness: str
+    ) -> AuditReport:
+        """`report` refused when the chain does not reach or hold what `witness` attests."""
         if anchored.seq > report.entries:
             return AuditReport(
                 False,
                 report.entries,
                 report.entries + 1,
-                f"journal tronqué ou base remise à un état antérieur : l'ancre externe"
+                f"journal tronqué ou base remise à un état antérieur : {witness}"
                 f" atteste l'entrée n° {anchored.seq}, la base s'arrête à la n°"
                 f" {report.entries}",
             )
@@ -812,7 +834,7 @@ class Store:
                 report.entries,
                 anchored.seq,
                 f"journal réécrit : l'entrée n° {anchored.seq} n'est plus celle que"
-                " l'ancre externe atteste",
+                f" {witness} atteste",
             )
         return report
 
