@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from fmt_plugin import __version__
 from fmt_plugin.commands import (
     audit,
+    backup,
     decisions,
     french_argparse,
     hl7,
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     recalls.register(commands, common)
     add_demo_command(commands)
     audit.register(commands, common)
+    backup.register(commands, common)
     users.register(commands, common)
     _name_command_groups(parser)
     return parser

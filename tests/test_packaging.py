@@ -290,34 +290,35 @@ def test_documented_layout_writes_only_in_the_state_folder(
 
 
 @pytest.mark.slow
-def test_sqlite_backup_restores_with_the_key_file(
+def test_documented_backup_restores_on_a_new_machine_with_the_key_file(
     run_cli, documented_layout, public_scenario, tmp_path
 ):
-    """A `.backup` copy, with the key file, restores a store whose audit chain and report hold."""
-    if shutil.which("sqlite3") is None:
-        pytest.skip("the sqlite3 command is not installed on this machine")
+    """`backup`, then on a new machine the key, the configuration and `restore`: all holds."""
     config = documented_layout
     state = config.parent.parent / "var-lib"
     result = run_cli("--config", config, "import", public_scenario / "messages")
     assert result.returncode == 0, result.stderr
-    backup = tmp_path / "backup.sqlite3"
-    subprocess.run(
-        ["sqlite3", str(state / "fmt.sqlite3"), f".backup '{backup}'"],
-        check=True,
-        timeout=60,
-    )
-    # A new machine: the key and configuration from their own copies, the store from the backup.
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    result = run_cli("--config", config, "backup", backups)
+    assert result.returncode == 0, result.stderr
+    (backup,) = backups.iterdir()
+    # A new machine: the key and configuration from their own copies, no store, no anchor.
     restored_state, restored_etc = tmp_path / "new-var-lib", tmp_path / "new-etc"
     restored_state.mkdir()
-    restored_etc.mkdir()
+    (restored_etc / "audit").mkdir(parents=True)
     shutil.copy2(config.parent / "fmt.key", restored_etc / "fmt.key")
     (restored_etc / "fmt.toml").write_text(
-        config.read_text(encoding="utf-8").replace(str(state), str(restored_state)),
+        config.read_text(encoding="utf-8")
+        .replace(str(state), str(restored_state))
+        .replace(str(config.parent), str(restored_etc)),
         encoding="utf-8",
     )
-    shutil.copy2(backup, restored_state / "fmt.sqlite3")
     restored = restored_etc / "fmt.toml"
+    result = run_cli("--config", restored, "restore", backup, "--oui")
+    assert result.returncode == 0, result.stderr
 
+    assert (restored_etc / "audit" / "fmt.key.audit-head").exists()
     assert run_cli("--config", restored, "audit", "verify").returncode == 0
     report = ("report", "--as-of", AS_OF, "--format", "json")
     before = run_cli("--config", config, *report)

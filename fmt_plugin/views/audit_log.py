@@ -13,6 +13,7 @@ from fmt_plugin.views.french import number
 ACTION_LABELS = {
     "installation.init": "création de l'installation",
     "store.create": "création de la base",
+    "store.backup": "sauvegarde de la base",
     "store.restore": "restauration de la base depuis une sauvegarde",
     "audit.anchor": "ancrage du journal hors de la base",
     "audit.reanchor": "nouvel ancrage du journal (ancre perdue ou déplacée)",
