@@ -266,6 +266,7 @@ def _dashboard_server(
         store=installation.store,
         adapters=preflight.adapters,
         scheduler=parts.scheduler,
+        min_free_mb=installation.config.store.min_free_mb,
     )
     dashboard = Dashboard(
         parts.dashboard,
