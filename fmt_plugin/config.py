@@ -238,6 +238,9 @@ class StoreSettings:
     path: Path
     key_file: Path
     key_passphrase: str | None = field(default=None, repr=False)
+    #: Free space of the store's file system under which `/health` says "disque plein"
+    #: (0: not checked); SQLite needs room for the WAL before it can commit anything.
+    min_free_mb: int = 50
 
 
 #: The anchor file's default name: the key file's, with this suffix, in the key's folder.
@@ -554,6 +557,9 @@ def load_config(path: Path) -> FmtConfig:
         path=store.path("path", "fmt.sqlite3"),
         key_file=store.path("key_file", "fmt.key", must_exist=True),
         key_passphrase=store.secret("key_passphrase"),
+        min_free_mb=store.integer(
+            "min_free_mb", StoreSettings.min_free_mb, minimum=0, maximum=1_000_000
+        ),
     )
     store.finish()
 

@@ -21,6 +21,7 @@ from fmt_plugin.hl7 import ack
 from fmt_plugin.ingest import Disposition, Incoming, Ingestor, IngestOutcome
 from fmt_plugin.mllp.server import PeerInfo
 from fmt_plugin.storage.inbox import Rejection
+from fmt_plugin.store_writable import WriteFailure, is_write_failure, sqlite_code_of
 from fmt_plugin.timezone import PARIS
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class IngestReceiver:
         self._task: asyncio.Task[None] | None = None
         #: Frames answered since start, by disposition (`accepted`, `duplicate`…) or `failed`.
         self.tally: Counter[str] = Counter()
+        #: Since when the store refuses the ingest's commits; None once one commits again.
+        self.write_failure: WriteFailure | None = None
 
     async def start(self) -> None:
         """Open the store on its thread and start committing."""
@@ -149,10 +152,17 @@ class IngestReceiver:
                 type(exc).__name__,
             )
             self.tally["failed"] += len(batch)
+            if self.write_failure is None and is_write_failure(exc):
+                self.write_failure = WriteFailure(
+                    datetime.now(PARIS), sqlite_code_of(exc)
+                )
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(exc)
             return
+        if self.write_failure is not None:
+            log.warning("store writable again: a commit of the ingest succeeded")
+            self.write_failure = None
         self.tally.update(outcome.disposition.value for outcome in outcomes)
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.future.done():

@@ -303,6 +303,9 @@ path = {store_path}
 key_file = {key_file}
 # Phrase de passe protégeant le fichier de clés, si `init --passphrase-env` a été utilisé.
 {passphrase_line}
+# Espace libre minimal (Mo) du disque de la base : en dessous, /health répond 503
+# « base non inscriptible : disque plein » avant que les messages soient refusés (0 : non vérifié).
+# min_free_mb = 50
 
 [audit]
 # Ancre du journal d'audit : la dernière entrée (numéro et MAC) recopiée hors de la base,

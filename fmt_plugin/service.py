@@ -1,6 +1,8 @@
 """The background service's composition root: one process, one config, every part started and stopped in order.
 
-Start: the configuration (fails fast on a bad file), then on the store thread the installation
+Start: the configuration (fails fast on a bad file), the installation's exclusive lock (a
+second service refuses here, before it touches the store or the job store), then on the store
+thread the installation
 (keys, store, adapters) and the pre-flight checks (rule packs, channel certificates, TLS files),
 the recovery of interrupted recalls, then the recall scheduler, the MLLP listener and the
 dashboard (with `/health` and `/status`) on the same event loop. Any failure there stops
@@ -8,7 +10,8 @@ start-up with one clear error.
 
 Stop (SIGTERM, SIGINT), within `[service] shutdown_timeout_s`: the dashboard closes; the
 listener stops taking connections and finishes the messages in flight while the recall
-delivery finishes the message it is handing over; the last commits land; the store closes.
+delivery finishes the message it is handing over; the last commits land; the store closes;
+the lock is released.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from fmt_plugin.config import FmtConfig, HttpSettings, load_config
 from fmt_plugin.errors import ShutdownTimeoutError
 from fmt_plugin.ingest import Ingestor, IngestSettings
 from fmt_plugin.installation import Installation, open_installation
+from fmt_plugin.installation_lock import InstallationLock
 from fmt_plugin.mllp.server import MllpServer, MllpSettings
 from fmt_plugin.monitor import ServiceMonitor
 from fmt_plugin.preflight import Preflight, check_installation
@@ -110,6 +114,7 @@ async def run_service(
     stop: asyncio.Event | None = None,
     on_ready: Callable[[ServiceReady], None] | None = None,
     clock: Callable[[], datetime] | None = None,
+    lock: InstallationLock | None = None,
 ) -> None:
     """Serve until `stop` is set (or SIGTERM/SIGINT when no event is given).
 
@@ -118,8 +123,38 @@ async def run_service(
     are evaluated on, Paris time by default.
     `on_ready(ready)` is called once every part is up. Raises `ShutdownTimeoutError` when
     stopping took longer than `[service] shutdown_timeout_s` (some work is then abandoned).
+
+    The installation's lock is taken before anything else opens the store, and raises
+    `InstallationBusyError` when another process holds it. `lock`, when given, is one the
+    caller already holds (and releases); otherwise the service takes its own and releases it
+    once the store is closed — not after a `ShutdownTimeoutError`, when a stuck thread may
+    still write: the process is then expected to exit, which frees it.
     """
     config = load_config(config_path)
+    if lock is not None:
+        await _serve(config, config_path, mllp_port, http_port, stop, on_ready, clock)
+        return
+    own = InstallationLock.acquire(config.store.path, purpose="serve")
+    try:
+        await _serve(config, config_path, mllp_port, http_port, stop, on_ready, clock)
+    except ShutdownTimeoutError:
+        raise  # the lock stays held until the process exits (see above)
+    except BaseException:
+        own.release()
+        raise
+    own.release()
+
+
+async def _serve(
+    config: FmtConfig,
+    config_path: Path,
+    mllp_port: int | None,
+    http_port: int | None,
+    stop: asyncio.Event | None,
+    on_ready: Callable[[ServiceReady], None] | None,
+    clock: Callable[[], datetime] | None,
+) -> None:
+    """`run_service` once the lock is held: every part started, then stopped in order."""
     mllp = _with_port(config.mllp, mllp_port)
     http = _with_port(config.http, http_port)
     if stop is None:
@@ -231,6 +266,7 @@ def _dashboard_server(
         store=installation.store,
         adapters=preflight.adapters,
         scheduler=parts.scheduler,
+        min_free_mb=installation.config.store.min_free_mb,
     )
     dashboard = Dashboard(
         parts.dashboard,

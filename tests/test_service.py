@@ -106,7 +106,12 @@ def test_health_is_200_when_store_listener_and_scheduler_are_up(scenario_config)
         assert status == 200
         assert body == {
             "etat": "ok",
-            "controles": {"base": True, "ecoute_hl7": True, "planificateur": True},
+            "controles": {
+                "base": True,
+                "base_inscriptible": True,
+                "ecoute_hl7": True,
+                "planificateur": True,
+            },
         }
 
     serve_during(scenario_config, scenario)

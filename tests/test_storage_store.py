@@ -128,6 +128,7 @@ def test_migrations_recorded_and_not_reapplied(store_path, keyring):
         (9, "user_accounts"),
         (10, "indicator_statuses_revision"),
         (11, "roster_revision"),
+        (12, "health_probe"),
     ]
     assert after == before
 

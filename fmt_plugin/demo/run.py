@@ -42,6 +42,7 @@ from fmt_plugin.evaluation import (
 )
 from fmt_plugin.gc_tuning import tuned_for_throughput
 from fmt_plugin.installation import Installation, open_installation
+from fmt_plugin.installation_lock import InstallationLock
 from fmt_plugin.logs import configure_logging
 from fmt_plugin.recalls import runner
 from fmt_plugin.recalls.delivery import DeliveryReport
@@ -112,20 +113,22 @@ def run_demo(
     """Run the demo, writing its report to `out`; returns when the service has stopped.
 
     The step under way is shown on `progress` while it lasts, if that is a terminal.
-    Raises FmtError (ConfigError for a DIR whose installation is not a demo one) with
-    nothing left running.
+    Raises FmtError (ConfigError for a DIR whose installation is not a demo one,
+    InstallationBusyError while a service or another demo uses it) with nothing left running.
     """
     started = time.perf_counter()
     config_path, created = prepare_installation(options.directory, options.as_of, actor)
     config = load_config(config_path)
-    _configure_logging(config, options.verbose)
-    out.write(demo_summary.render_installation(config_path.parent, created))
-    out.flush()
+    # Before the roster sync: a second demo (or a `serve`) on DIR must change nothing.
     with (
+        InstallationLock.acquire(config.store.path, purpose="demo") as lock,
         tuned_for_throughput(),  # as `serve` and `import` do: thousands of messages
         Progress(progress or io.StringIO()) as steps,  # no stream: not shown
     ):
-        asyncio.run(_session(config_path, options, out, actor, started, steps))
+        _configure_logging(config, options.verbose)
+        out.write(demo_summary.render_installation(config_path.parent, created))
+        out.flush()
+        asyncio.run(_session(config_path, options, out, actor, started, steps, lock))
 
 
 def prepare_installation(directory: Path, as_of: date, actor: str) -> tuple[Path, bool]:
@@ -203,10 +206,12 @@ async def _session(
     actor: str,
     started: float,
     steps: Progress,
+    lock: InstallationLock,
 ) -> None:
     """Sync, serve while the demo runs, then stop (`--once`) or serve until a signal.
 
-    The service's own error, if it stops on one, is what this raises.
+    `lock` is the installation's, held by the demo for the service it runs. The service's
+    own error, if it stops on one, is what this raises.
     """
     async with _StoreThread(config_path) as store:
         steps.step("Synchronisation de la patientèle fictive")
@@ -227,6 +232,7 @@ async def _session(
             out,
             prepared.logins,
             partial(_demonstrate, store, prepared, options, out, started, steps),
+            lock,
         )
 
 
@@ -236,8 +242,9 @@ async def _serve(
     out: TextIO,
     logins: list[DemoLogin],
     demonstrate: Callable[[ServiceReady], Coroutine[Any, Any, None]],
+    lock: InstallationLock,
 ) -> None:
-    """Run the service, and `demonstrate` against it once it listens."""
+    """Run the service (under the demo's `lock`), and `demonstrate` against it once it listens."""
     stop = asyncio.Event()
     stop_on_signals(stop)
     ready: asyncio.Future[ServiceReady] = asyncio.get_running_loop().create_future()
@@ -248,6 +255,7 @@ async def _serve(
             http_port=options.http_port,
             stop=stop,
             on_ready=ready.set_result,
+            lock=lock,
         )
     )
     try:

@@ -679,6 +679,19 @@ class Store:
                 f"{self.path}: lecture du journal impossible ({exc})"
             ) from exc
 
+    def write_health_probe(self, at: datetime) -> None:
+        """Commit the time `at` into the one-row `health_probe` table (for `/health`).
+
+        Raises StoreError (nothing written) when the store cannot commit: disk full,
+        read-only file system. A real commit, synced like any other, but of one tiny row.
+        """
+        with self._write():
+            self._conn.execute(
+                "INSERT INTO health_probe (id, written_at) VALUES (1, ?)"
+                " ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+                (at.isoformat(timespec="seconds"),),
+            )
+
     # --- helpers -----------------------------------------------------------------------
 
     @contextlib.contextmanager
