@@ -25,6 +25,7 @@ from fmt_plugin.private_files import sync_file, sync_folder
 from fmt_plugin.storage import db
 from fmt_plugin.storage.audit import AuditLog
 from fmt_plugin.storage.keys import KeyRing
+from fmt_plugin.storage.store import stored_fingerprint
 
 #: What a backup's summary counts, in the order it is shown.
 COUNTED_TABLES = (
@@ -37,7 +38,6 @@ COUNTED_TABLES = (
     "user_accounts",
     "audit_log",
 )
-FINGERPRINT_META = "keyring_fingerprint"
 GENESIS_ACTION = "store.create"
 BACKUP_SUFFIX = ".sqlite3"
 
@@ -279,17 +279,7 @@ def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _check_belongs(conn: sqlite3.Connection, path: Path, keyring: KeyRing) -> None:
-    try:
-        row = conn.execute(
-            "SELECT value FROM meta WHERE key = ?", (FINGERPRINT_META,)
-        ).fetchone()
-    except sqlite3.OperationalError:
-        row = None
-    if row is None or not isinstance(row[0], str):
-        raise StoreError(
-            f"{path}: ce n'est pas une base fmt-plugin (empreinte absente)"
-        )
-    if not hmac.compare_digest(row[0], keyring.fingerprint()):
+    if not hmac.compare_digest(stored_fingerprint(conn, path), keyring.fingerprint()):
         raise StoreError(
             f"{path}: cette sauvegarde n'appartient pas à ce fichier de clés"
             " (elle vient d'une autre installation)"

@@ -939,7 +939,8 @@ def _remove_store_files(path: Path) -> None:
             Path(f"{path}{suffix}").unlink()
 
 
-def _check_fingerprint(conn: sqlite3.Connection, path: Path, keyring: KeyRing) -> None:
+def stored_fingerprint(conn: sqlite3.Connection, path: Path) -> str:
+    """The key ring fingerprint a store file records; StoreError when it is not a store."""
     try:
         row = conn.execute(
             "SELECT value FROM meta WHERE key = ?", (FINGERPRINT_META,)
@@ -951,7 +952,11 @@ def _check_fingerprint(conn: sqlite3.Connection, path: Path, keyring: KeyRing) -
         raise StoreError(
             f"{path}: ce n'est pas une base fmt-plugin (empreinte absente)"
         )
-    if not hmac.compare_digest(row[0], keyring.fingerprint()):
+    return row[0]
+
+
+def _check_fingerprint(conn: sqlite3.Connection, path: Path, keyring: KeyRing) -> None:
+    if not hmac.compare_digest(stored_fingerprint(conn, path), keyring.fingerprint()):
         raise StoreError(
             f"{path}: ce fichier de clés n'appartient pas à cette base"
             " (this key file does not belong to this store)"
