@@ -116,3 +116,30 @@ def store_path(tmp_path: Path) -> Path:
 def raw(path: Path) -> closing[sqlite3.Connection]:
     """A plain sqlite3 connection, as an attacker or a curious admin would use."""
     return closing(sqlite3.connect(path, isolation_level=None))
+
+
+#: Holds the installation lock of the store `argv[1]` as `serve` would, until stdin closes.
+_HOLD_LOCK = """
+import sys
+from pathlib import Path
+from fmt_plugin.installation_lock import InstallationLock
+lock = InstallationLock.acquire(Path(sys.argv[1]), purpose="serve")
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def start_lock_holder(store_path: Path) -> subprocess.Popen[str]:
+    """Another process holding `store_path`'s installation lock, once this returns.
+
+    Closing its stdin (`communicate("")`) makes it exit; killing it frees the lock too.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(store_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "held"
+    return proc

@@ -13,7 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import CliResult, RunCli, raw
+from conftest import CliResult, RunCli, raw, start_lock_holder
 
 from fmt_plugin.config import load_config
 from fmt_plugin.storage import KeyRing, load_key_file
@@ -33,15 +33,6 @@ with open_installation(Path(sys.argv[1])) as installation:
     print("writing", flush=True)
     while not stop.is_set():
         installation.store.record_admin_action(actor="writer", action="keys.rotate")
-"""
-
-HOLD_LOCK = """
-import sys
-from pathlib import Path
-from fmt_plugin.installation_lock import InstallationLock
-lock = InstallationLock.acquire(Path(sys.argv[1]), purpose="serve")
-print("held", flush=True)
-sys.stdin.read()
 """
 
 
@@ -104,14 +95,7 @@ def made(run_cli: RunCli, config: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def lock_holder(config: Path) -> Iterator[subprocess.Popen[str]]:
     """Another process holding the installation lock, as a running `serve` does."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(store_file(config))],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "held"
+    proc = start_lock_holder(store_file(config))
     yield proc
     proc.communicate("", timeout=10)
 

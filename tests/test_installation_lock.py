@@ -4,36 +4,20 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import start_lock_holder
 
 from fmt_plugin.errors import InstallationBusyError
 from fmt_plugin.installation_lock import InstallationLock, lock_path_for
-
-HOLD = """
-import sys, time
-from pathlib import Path
-from fmt_plugin.installation_lock import InstallationLock
-lock = InstallationLock.acquire(Path(sys.argv[1]), purpose="serve")
-print("held", flush=True)
-sys.stdin.read()
-"""
 
 
 @pytest.fixture
 def holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """Another process holding the lock of `tmp_path/fmt.sqlite3` until the test ends."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(tmp_path / "fmt.sqlite3")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "held"
+    proc = start_lock_holder(tmp_path / "fmt.sqlite3")
     yield proc
     proc.communicate("", timeout=10)
 
@@ -50,14 +34,7 @@ def test_a_second_holder_is_refused_with_the_first_ones_purpose_and_pid(
 
 
 def test_the_lock_is_free_again_once_its_holder_has_died(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(tmp_path / "fmt.sqlite3")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "held"
+    proc = start_lock_holder(tmp_path / "fmt.sqlite3")
     proc.kill()
     proc.communicate(timeout=10)
     with InstallationLock.acquire(tmp_path / "fmt.sqlite3", purpose="serve") as lock:

@@ -695,22 +695,21 @@ class Store:
     # --- helpers -----------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
+    def _write(self, *, advance_anchor: bool = True) -> Iterator[None]:
         """A write transaction whose SQLite errors become StoreError (after rollback).
 
-        After the commit, a moved audit head is anchored outside the store.
+        After the commit, a moved audit head is anchored outside the store, unless the
+        caller resets the anchor itself (`advance_anchor=False`: a restore, a re-anchor).
         """
         try:
             with db.transaction(self._conn):
                 yield
         except sqlite3.Error as exc:
-            self._audit.take_appended()
             raise StoreError(f"{self.path}: écriture impossible ({exc})") from exc
-        except BaseException:
-            self._audit.take_appended()
-            raise
-        appended = self._audit.take_appended()
-        if appended is not None and self._anchor is not None:
+        finally:
+            # Committed or rolled back, the head this transaction moved is taken once.
+            appended = self._audit.take_appended()
+        if advance_anchor and appended is not None and self._anchor is not None:
             self._advance_anchor(head_now(*appended))
 
     # --- audit anchor ------------------------------------------------------------------
@@ -790,22 +789,11 @@ class Store:
     def _append_and_reset_anchor(
         self, *, actor: str, action: str, detail: str | None, event: str
     ) -> None:
-        with self._write_unanchored():
+        with self._write(advance_anchor=False):
             if self._anchor is not None:
                 _set_meta(self._conn, ANCHORED_META, "1")
             self._audit.append(actor=actor, action=action, detail=detail)
         self._reset_anchor(event=event)
-
-    @contextlib.contextmanager
-    def _write_unanchored(self) -> Iterator[None]:
-        """`_write` whose commit leaves the anchor to the caller (who resets it)."""
-        try:
-            with db.transaction(self._conn):
-                yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: écriture impossible ({exc})") from exc
-        finally:
-            self._audit.take_appended()
 
     def _verify_anchor(self, report: AuditReport) -> AuditReport:
         """`report` (a sound chain of `report.entries` entries) checked against the anchor."""
