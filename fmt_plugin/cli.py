@@ -16,6 +16,7 @@ from fmt_plugin.commands import (
     french_argparse,
     hl7,
     installation,
+    keys,
     recalls,
     remuneration,
     reports,
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_command(commands)
     audit.register(commands, common)
     backup.register(commands, common)
+    keys.register(commands, common)
     users.register(commands, common)
     _name_command_groups(parser)
     return parser

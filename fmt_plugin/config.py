@@ -241,6 +241,9 @@ class StoreSettings:
     #: Free space of the store's file system under which `/health` says "disque plein"
     #: (0: not checked); SQLite needs room for the WAL before it can commit anything.
     min_free_mb: int = 50
+    #: How many values one transaction of a key rotation re-encrypts: small enough that an
+    #: HL7 message waiting for the store is never held up for long.
+    reencrypt_slice_rows: int = 500
 
 
 #: The anchor file's default name: the key file's, with this suffix, in the key's folder.
@@ -559,6 +562,12 @@ def load_config(path: Path) -> FmtConfig:
         key_passphrase=store.secret("key_passphrase"),
         min_free_mb=store.integer(
             "min_free_mb", StoreSettings.min_free_mb, minimum=0, maximum=1_000_000
+        ),
+        reencrypt_slice_rows=store.integer(
+            "reencrypt_slice_rows",
+            StoreSettings.reencrypt_slice_rows,
+            minimum=1,
+            maximum=100_000,
         ),
     )
     store.finish()

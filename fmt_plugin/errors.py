@@ -244,3 +244,9 @@ class InstallationBusyError(FmtError):
             f"{lock_path}: installation déjà utilisée par {who} ; un seul service par"
             " installation : arrêtez-le d'abord (systemctl stop fmt-plugin)"
         )
+
+
+class KeyRotationError(FmtError):
+    """A key rotation step refused or stopped: values left under an old key, a service still
+    encrypting with it, a value that does not decrypt. Nothing was lost; the message says
+    what to do."""

@@ -12,7 +12,8 @@ import pluggy
 from fmt_plugin.adapters.patient_match import StorePatientMatcher
 from fmt_plugin.config import FmtConfig, load_config
 from fmt_plugin.hooks.host import build_plugin_manager
-from fmt_plugin.storage import Store, load_key_file
+from fmt_plugin.key_passphrase import unlock_keyring
+from fmt_plugin.storage import Store
 from fmt_plugin.storage.audit_anchor import AuditAnchor, SyslogJournal
 
 
@@ -54,9 +55,7 @@ def open_installation(config_path: Path) -> Installation:
     PluginError (an adapter failed): nothing is left open on failure.
     """
     config = load_config(config_path)
-    keyring = load_key_file(
-        config.store.key_file, passphrase=config.store.key_passphrase
-    )
+    keyring = unlock_keyring(config.store)
     store = Store.open(config.store.path, keyring, anchor=audit_anchor(config))
     try:
         matcher = StorePatientMatcher(store, config.practice.patient_id_authorities)

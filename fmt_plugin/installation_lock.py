@@ -10,7 +10,6 @@ lock file lets a third process lock a new inode while the second still holds the
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 from pathlib import Path
@@ -40,6 +39,7 @@ class InstallationLock:
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
         self._fd: int | None = fd
+        self._purpose = ""
 
     def __repr__(self) -> str:
         return f"<InstallationLock {self.path} {'held' if self._fd is not None else 'released'}>"
@@ -93,15 +93,35 @@ class InstallationLock:
     ) -> None:
         self.release()
 
-    def _describe(self, purpose: str) -> None:
+    def note_primary_key(self, key_id: str) -> None:
+        """Say which data key the holder encrypts with (read by `keys retire`)."""
+        self._describe(self._purpose, primary_key=key_id)
+
+    def _describe(self, purpose: str, **extra: str) -> None:
         """Write who holds the lock, so that a refused process can name it."""
+        self._purpose = purpose
         if self._fd is None:
             return
-        data = json.dumps({"pid": os.getpid(), "purpose": purpose}).encode("utf-8")
+        info = {"pid": os.getpid(), "purpose": purpose, **extra}
+        data = json.dumps(info).encode("utf-8")
         # Best effort: the flock is the lock, the text only explains it.
         with contextlib.suppress(OSError):
             os.ftruncate(self._fd, 0)
             os.pwrite(self._fd, data, 0)
+
+
+def holder_info(store_path: Path) -> dict[str, object]:
+    """What the current holder of the installation's lock wrote about itself ({} if none).
+
+    Only meaningful while `acquire` is refused: a released lock leaves an empty file.
+    """
+    path = lock_path_for(store_path)
+    try:
+        raw = path.read_bytes()
+        info = json.loads(raw.decode("utf-8")) if raw else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def _lock(fd: int, path: Path) -> None:

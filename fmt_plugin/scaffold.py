@@ -306,6 +306,9 @@ key_file = {key_file}
 # Espace libre minimal (Mo) du disque de la base : en dessous, /health répond 503
 # « base non inscriptible : disque plein » avant que les messages soient refusés (0 : non vérifié).
 # min_free_mb = 50
+# Rotation des clés (`fmt-plugin keys rotate`) : nombre de valeurs ré-chiffrées par
+# transaction, en arrière-plan ; plus petit, moins d'attente pour les messages HL7.
+# reencrypt_slice_rows = 500
 
 [audit]
 # Ancre du journal d'audit : la dernière entrée (numéro et MAC) recopiée hors de la base,

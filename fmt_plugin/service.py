@@ -4,7 +4,8 @@ Start: the configuration (fails fast on a bad file), the installation's exclusiv
 second service refuses here, before it touches the store or the job store), then on the store
 thread the installation
 (keys, store, adapters) and the pre-flight checks (rule packs, channel certificates, TLS files),
-the recovery of interrupted recalls, then the recall scheduler, the MLLP listener and the
+the recovery of interrupted recalls, the re-encryption left by a key rotation (in the
+background), then the recall scheduler, the MLLP listener and the
 dashboard (with `/health` and `/status`) on the same event loop. Any failure there stops
 start-up with one clear error.
 
@@ -33,6 +34,7 @@ from fmt_plugin.errors import ShutdownTimeoutError
 from fmt_plugin.ingest import Ingestor, IngestSettings
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.installation_lock import InstallationLock
+from fmt_plugin.key_rotation import KeyRotationWorker
 from fmt_plugin.mllp.server import MllpServer, MllpSettings
 from fmt_plugin.monitor import ServiceMonitor
 from fmt_plugin.preflight import Preflight, check_installation
@@ -86,8 +88,9 @@ class _StoreSide:
     `opened` is set once the receiver has started (it calls `open` on the store thread).
     """
 
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: Path, lock: InstallationLock) -> None:
         self.config_path = config_path
+        self.lock = lock
         self.opened: tuple[Installation, Preflight] | None = None
 
     def open(self) -> tuple[Ingestor, Callable[[], None]]:
@@ -99,6 +102,9 @@ class _StoreSide:
             # On the store's connection, before any recall job can deliver.
             _settle_interrupted_recalls(installation)
             resources.enter_context(checkpointing_in_background(installation.store))
+            # `keys retire` may drop the old keys only once the service encrypts with
+            # the new one: the lock says which one it has.
+            self.lock.note_primary_key(installation.store.primary_key_id)
         except BaseException:
             resources.close()
             raise
@@ -131,12 +137,13 @@ async def run_service(
     still write: the process is then expected to exit, which frees it.
     """
     config = load_config(config_path)
+    ports = (mllp_port, http_port)
     if lock is not None:
-        await _serve(config, config_path, mllp_port, http_port, stop, on_ready, clock)
+        await _serve(config, config_path, lock, ports, stop, on_ready, clock)
         return
     own = InstallationLock.acquire(config.store.path, purpose="serve")
     try:
-        await _serve(config, config_path, mllp_port, http_port, stop, on_ready, clock)
+        await _serve(config, config_path, own, ports, stop, on_ready, clock)
     except ShutdownTimeoutError:
         raise  # the lock stays held until the process exits (see above)
     except BaseException:
@@ -148,18 +155,18 @@ async def run_service(
 async def _serve(
     config: FmtConfig,
     config_path: Path,
-    mllp_port: int | None,
-    http_port: int | None,
+    lock: InstallationLock,
+    ports: tuple[int | None, int | None],
     stop: asyncio.Event | None,
     on_ready: Callable[[ServiceReady], None] | None,
     clock: Callable[[], datetime] | None,
 ) -> None:
     """`run_service` once the lock is held: every part started, then stopped in order."""
-    mllp = _with_port(config.mllp, mllp_port)
-    http = _with_port(config.http, http_port)
+    mllp = _with_port(config.mllp, ports[0])
+    http = _with_port(config.http, ports[1])
     if stop is None:
         stop = stop_on_signals()
-    store_side = _StoreSide(config_path)
+    store_side = _StoreSide(config_path, lock)
     refresher = StatusRefresher(
         config_path,
         today=(lambda: clock().date()) if clock is not None else today_in_paris,
@@ -174,9 +181,10 @@ async def _serve(
     )  # the TLS settings checked first
     try:
         await receiver.start()
-        await (
-            refresher.start()
-        )  # after the store side: the store is checked and migrated
+        # After the store side: the store is checked and migrated.
+        await refresher.start()
+        parts.rotation = KeyRotationWorker(config_path)
+        await parts.rotation.start()
         parts.scheduler = await asyncio.to_thread(_start_recalls, config, config_path)
         await parts.listener.start()
         scheme = "MLLP/TLS" if mllp.tls_cert else "MLLP"
@@ -223,6 +231,7 @@ class _Parts:
     listener: MllpServer
     refresher: StatusRefresher
     scheduler: BackgroundScheduler | None = None
+    rotation: KeyRotationWorker | None = None
     dashboard: PracticeBackend | None = None
     status: DashboardServer | None = None
 
@@ -234,6 +243,8 @@ class _Parts:
             await self.dashboard.stop()
         stopping.set()
         try:
+            if self.rotation is not None:
+                await self.rotation.stop()  # its slice in progress only
             await asyncio.gather(
                 self.listener.stop(grace_s=grace_s), self._stop_scheduler()
             )

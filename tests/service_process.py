@@ -28,6 +28,25 @@ class Server:
     status_url: str = ""
     lines: list[str] = field(default_factory=list)
     reader: threading.Thread | None = None
+    printed: threading.Condition = field(default_factory=threading.Condition)
+    #: Set once the process closed its stderr (it ended): no line will come any more.
+    ended: bool = False
+
+    def wait_for_line(self, pattern: str, timeout_s: float = START_TIMEOUT_S) -> str:
+        """The first line printed so far or later that matches `pattern`; fails the test
+        if none comes within `timeout_s` or the process ends first."""
+
+        def found() -> str | None:
+            line = next((ln for ln in self.lines if re.search(pattern, ln)), None)
+            if line is None and self.ended:
+                return ""
+            return line
+
+        with self.printed:
+            line = self.printed.wait_for(found, timeout_s)
+        if not line:
+            pytest.fail(f"serve never printed {pattern!r}:\n" + "".join(self.lines))
+        return line
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Send `sig`, wait for the exit, and release the stderr pipe."""
@@ -84,13 +103,18 @@ def start_server(
     def read() -> None:
         assert process.stderr is not None
         for line in process.stderr:
-            server.lines.append(line)
+            with server.printed:
+                server.lines.append(line)
+                server.printed.notify_all()
             if match := LISTENING.search(line):
                 server.host, server.port = match.group(1), int(match.group(2))
             if match := STATUS.search(line):
                 server.status_url = match.group(1)
                 ready.set()
-        ready.set()  # the process ended: let the waiter see it
+        ready.set()  # the process ended: let the waiters see it
+        with server.printed:
+            server.ended = True
+            server.printed.notify_all()
 
     server.reader = threading.Thread(target=read, daemon=True)
     server.reader.start()

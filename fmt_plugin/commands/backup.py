@@ -13,7 +13,7 @@ from fmt_plugin.config import config_path_from, load_config
 from fmt_plugin.errors import ExitStatus, StoreError, UsageError
 from fmt_plugin.installation import Installation, open_installation
 from fmt_plugin.installation_lock import InstallationLock
-from fmt_plugin.storage import load_key_file
+from fmt_plugin.key_passphrase import unlock_keyring
 from fmt_plugin.storage.backup import (
     BackupSummary,
     audit_seq_of,
@@ -79,7 +79,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     def run(installation: Installation) -> int:
         store = installation.config.store
-        keyring = load_key_file(store.key_file, passphrase=store.key_passphrase)
+        keyring = unlock_keyring(store)
         summary = backup_store(store.path, keyring, args.destination)
         installation.store.record_admin_action(
             actor=current_actor(),
@@ -104,9 +104,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     """Check the backup, take the lock, confirm, put it in place, audit and verify."""
     config_path = config_path_from(args.config, os.environ)
     config = load_config(config_path)
-    keyring = load_key_file(
-        config.store.key_file, passphrase=config.store.key_passphrase
-    )
+    keyring = unlock_keyring(config.store)
     summary = inspect_backup(args.source, keyring)
     with InstallationLock.acquire(config.store.path, purpose="restore"):
         current = audit_seq_of(config.store.path)

@@ -25,6 +25,7 @@ from fmt_plugin.private_files import sync_file, sync_folder
 from fmt_plugin.storage import db
 from fmt_plugin.storage.audit import AuditLog
 from fmt_plugin.storage.keys import KeyRing
+from fmt_plugin.storage.rekey import key_usage
 from fmt_plugin.storage.store import stored_fingerprint
 
 #: What a backup's summary counts, in the order it is shown.
@@ -126,6 +127,7 @@ def inspect_backup(path: Path, keyring: KeyRing) -> BackupSummary:
                 f"{path}: journal d'audit de la sauvegarde rompu à l'entrée n°"
                 f" {report.first_broken} ({report.reason})"
             )
+        _check_keys_known(conn, path, keyring)
         counts = _counts(conn)
         created = conn.execute(
             "SELECT value FROM meta WHERE key = 'created_at'"
@@ -138,6 +140,18 @@ def inspect_backup(path: Path, keyring: KeyRing) -> BackupSummary:
         report.entries,
         str(created[0]) if created else None,
     )
+
+
+def _check_keys_known(conn: sqlite3.Connection, path: Path, keyring: KeyRing) -> None:
+    """Refuse a backup whose values are under a data key the key file no longer has."""
+    usage = key_usage(conn)
+    missing = [key_id for key_id in usage.key_ids if key_id not in keyring.data_keys]
+    if missing:
+        raise StoreError(
+            f"{path}: sauvegarde chiffrée sous une clé de données retirée depuis"
+            f" ({', '.join(missing)}) : elle se restaure avec le fichier de clés d'avant"
+            " la rotation, gardé avec elle"
+        )
 
 
 def audit_seq_of(store_path: Path) -> int | None:

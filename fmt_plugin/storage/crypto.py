@@ -40,6 +40,16 @@ class FieldCipher:
         }
         self._index_key = keyring.index_key
 
+    @property
+    def key_ids(self) -> list[str]:
+        """The ids of every data key this cipher decrypts with, in id order."""
+        return sorted(key_id.hex() for key_id in self._aeads)
+
+    @property
+    def primary_id(self) -> str:
+        """The id (8 hex digits) of the key that encrypts new values."""
+        return self._primary.hex()
+
     def __repr__(self) -> str:
         return f"<FieldCipher primary={self._primary.hex()} keys={len(self._aeads)}>"
 

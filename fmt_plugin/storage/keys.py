@@ -140,12 +140,50 @@ def add_data_key(path: Path, *, passphrase: str | None = None) -> KeyRing:
         index_key=old.index_key,
         audit_key=old.audit_key,
     )
-    created = document.get("created")
-    new_document = _document(
-        keyring, passphrase, created=created if isinstance(created, str) else _now()
-    )
-    _replace_file(path, new_document)
+    _replace_file(path, _document(keyring, passphrase, created=_created(document)))
     return keyring
+
+
+def retire_data_keys(path: Path, *, passphrase: str | None = None) -> KeyRing:
+    """Remove every data key but the primary from the key file at `path`; return the ring.
+
+    The caller checks first that no stored value is still under a key removed here: a
+    value under a retired key can never be read again. Atomic, like `add_data_key`.
+    """
+    document = _read_document(path)
+    old = _keyring_from(document, _unseal(document, path, passphrase), path)
+    keyring = KeyRing(
+        primary_id=old.primary_id,
+        data_keys={old.primary_id: old.primary_key},
+        index_key=old.index_key,
+        audit_key=old.audit_key,
+    )
+    _replace_file(path, _document(keyring, passphrase, created=_created(document)))
+    return keyring
+
+
+def change_passphrase(path: Path, *, current: str | None, new: str | None) -> KeyRing:
+    """Seal the key file at `path` under `new` (None: no passphrase, the 0600 mode only).
+
+    `current` unlocks it (ignored when the file has no passphrase). The keys themselves
+    do not change, so the store needs nothing. Atomic, like `add_data_key`.
+    """
+    document = _read_document(path)
+    keyring = _keyring_from(document, _unseal(document, path, current), path)
+    _replace_file(path, _document(keyring, new, created=_created(document)))
+    return keyring
+
+
+def is_protected(path: Path) -> bool:
+    """True when the key file at `path` is sealed by a passphrase (nothing is unsealed)."""
+    document = _read_document(path)
+    protection = _field(document, "protection", dict, path)
+    return protection.get("kind") != PROTECTION_NONE
+
+
+def _created(document: Mapping[str, Any]) -> str:
+    created = document.get("created")
+    return created if isinstance(created, str) else _now()
 
 
 # --- building a key file ---------------------------------------------------------------
@@ -247,11 +285,13 @@ def _write_and_close(
 
 
 def _replace_file(path: Path, document: Mapping[str, Any]) -> None:
+    owner = os.stat(path)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except OSError as exc:
         raise KeyFileError(_os_reason("création impossible", exc), path=tmp) from exc
+    _keep_owner(fd, owner, tmp)
     _write_and_close(fd, document, tmp, cleanup=tmp)
     try:
         os.replace(tmp, path)
@@ -262,6 +302,23 @@ def _replace_file(path: Path, document: Mapping[str, Any]) -> None:
             _os_reason("remplacement impossible", exc), path=path
         ) from exc
     _fsync_dir(path.parent)
+
+
+def _keep_owner(fd: int, owner: os.stat_result, tmp: Path) -> None:
+    """Give the new file the old one's owner: root rotating the service's key file must not
+    leave a file the service account can no longer read."""
+    if (owner.st_uid, owner.st_gid) == (os.getuid(), os.getgid()):
+        return
+    try:
+        os.fchown(fd, owner.st_uid, owner.st_gid)
+    except OSError as exc:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise KeyFileError(
+            _os_reason("propriétaire du fichier de clés impossible à garder", exc),
+            path=tmp,
+        ) from exc
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Self
 from fmt_plugin.errors import DecryptionError, StoreError
 from fmt_plugin.model import Patient
 from fmt_plugin.rules.model import Override, OverrideKind
-from fmt_plugin.storage import db
+from fmt_plugin.storage import db, rekey
 from fmt_plugin.storage.accounts import UserAccounts
 from fmt_plugin.storage.audit import AuditEntry, AuditLog, AuditReport
 from fmt_plugin.storage.audit_anchor import (
@@ -38,6 +38,7 @@ from fmt_plugin.storage.crypto import FieldCipher
 from fmt_plugin.storage.inbox import Hl7Inbox
 from fmt_plugin.storage.keys import KeyRing
 from fmt_plugin.storage.outbox import RecallOutbox
+from fmt_plugin.storage.rekey import KeyUsage
 from fmt_plugin.storage.snapshots import RateSnapshots
 from fmt_plugin.storage.statuses import IndicatorStatuses
 
@@ -65,6 +66,7 @@ GENESIS_ACTION = "store.create"
 RESTORE_ACTION = "store.restore"
 REANCHOR_ACTION = "audit.reanchor"
 ANCHOR_START_ACTION = "audit.anchor"
+REENCRYPT_ACTION = "keys.reencrypt"
 
 log = logging.getLogger(__name__)
 
@@ -678,6 +680,36 @@ class Store:
             raise StoreError(
                 f"{self.path}: lecture du journal impossible ({exc})"
             ) from exc
+
+    # --- keys ----------------------------------------------------------------------------
+
+    @property
+    def primary_key_id(self) -> str:
+        """The id of the data key this store encrypts new values with."""
+        return self._cipher.primary_id
+
+    def key_usage(self) -> KeyUsage:
+        """How many stored values each data key protects (read from the ciphertexts)."""
+        try:
+            return rekey.key_usage(self._conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: lecture impossible ({exc})") from exc
+
+    def reencrypt_slice(self, *, limit: int, actor: str) -> int:
+        """Re-encrypt up to `limit` values under the primary key, audited; return how many.
+
+        One transaction: a crash loses at most this slice's work, never a value. 0 means
+        every value is under the primary key.
+        """
+        with self._write():
+            done = rekey.reencrypt_slice(self._conn, self._cipher, limit=limit)
+            if done:
+                self._audit.append(
+                    actor=actor,
+                    action=REENCRYPT_ACTION,
+                    detail=f"key={self._cipher.primary_id} values={done}",
+                )
+        return done
 
     def write_health_probe(self, at: datetime) -> None:
         """Commit the time `at` into the one-row `health_probe` table (for `/health`).
