@@ -66,7 +66,7 @@ def on_terminal(cwd: Path, args: list[str], answers: list[str]) -> tuple[int, st
     pid, fd = pty.fork()
     if pid == 0:  # the child: the CLI, its terminal the pty
         os.chdir(cwd)
-        os.execv(sys.executable, [sys.executable, "-m", "fmt_plugin", *args])
+        os.execv(sys.executable, [sys.executable, "-m", "fmt_plugin", *args])  # noqa: S606
     screen = b""
     pending = list(answers)
     deadline = time.monotonic() + PTY_TIMEOUT_S
