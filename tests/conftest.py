@@ -84,6 +84,29 @@ def installation(tmp_path: Path, public_scenario: Path) -> Path:
 
 
 @pytest.fixture
+def synced_installation(installation: Path, run_cli: RunCli) -> Path:
+    """The public scenario's installation (made by `init`), its roster synced; its fmt.toml."""
+    result = run_cli("--config", installation, "sync")
+    assert result.returncode == 0, result.stderr
+    return installation
+
+
+#: The practice decision tests record: an exclusion for Q05, dated, with its author.
+DECIDED = "2026-03-15"
+EXCLUSION = (
+    "override", "Q05", "dep_sein", "--kind", "exclusion",
+    "--reason", "antécédent de mastectomie", "--author", "Dr Martin",
+    "--recorded-on", DECIDED,
+)  # fmt: skip
+
+
+def record_exclusion(run_cli: RunCli, config: Path) -> None:
+    """Record EXCLUSION through the CLI (an audited change, one more entry in the chain)."""
+    result = run_cli("--config", config, *EXCLUSION)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
 def scenario_config(run_cli: RunCli, tmp_path: Path, public_scenario: Path) -> Path:
     """`fmt-plugin init` on the public scenario's roster and acts, as a user runs it.
 

@@ -16,21 +16,17 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import CliResult, RunCli, raw
+from conftest import CliResult, RunCli, raw, record_exclusion
 
 from fmt_plugin.config import load_config
 from fmt_plugin.installation import open_installation
 from fmt_plugin.storage import Store, load_key_file
 
-DECIDED = "2026-03-15"
-
 
 @pytest.fixture
-def config(installation: Path, run_cli: RunCli) -> Path:
-    """The public scenario's installation (made by `init`), its roster synced."""
-    result = run_cli("--config", installation, "sync")
-    assert result.returncode == 0, result.stderr
-    return installation
+def config(synced_installation: Path) -> Path:
+    """The installation every test here works on: the public scenario's, synced."""
+    return synced_installation
 
 
 def store_file(config: Path) -> Path:
@@ -43,16 +39,6 @@ def anchor_file(config: Path) -> Path:
 
 def verify(run_cli: RunCli, config: Path) -> CliResult:
     return run_cli("--config", config, "audit", "verify")
-
-
-def decide(run_cli: RunCli, config: Path) -> None:
-    """Record one decision through the CLI (an override the attacker wants to hide)."""
-    result = run_cli(
-        "--config", config, "override", "Q05", "dep_sein", "--kind", "exclusion",
-        "--reason", "antécédent de mastectomie", "--author", "Dr Martin",
-        "--recorded-on", DECIDED,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
 
 
 def head_row(path: Path) -> tuple[object, ...]:
@@ -118,7 +104,7 @@ def test_a_log_restarted_from_scratch_after_emptying_is_refused(run_cli, config)
         conn.execute("DELETE FROM audit_log")
         conn.execute("DELETE FROM audit_head")
     # The next change starts a fresh, self-consistent chain at seq 1.
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     result = verify(run_cli, config)
     assert result.returncode == 1
     assert "n° 1" in result.stdout
@@ -126,7 +112,7 @@ def test_a_log_restarted_from_scratch_after_emptying_is_refused(run_cli, config)
 
 def test_rolling_back_the_head_after_an_override_is_refused(run_cli, config):
     saved = head_row(store_file(config))
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     roll_back_to(store_file(config), saved)
     # The override is still in the store: only its audit entries were removed.
     with raw(store_file(config)) as conn:
@@ -138,7 +124,7 @@ def test_rolling_back_the_head_after_an_override_is_refused(run_cli, config):
 
 def test_rolling_back_and_deleting_the_anchor_is_refused(run_cli, config):
     saved = head_row(store_file(config))
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     roll_back_to(store_file(config), saved)
     anchor_file(config).unlink()
     result = verify(run_cli, config)
@@ -149,7 +135,7 @@ def test_rolling_back_and_deleting_the_anchor_is_refused(run_cli, config):
 def test_an_older_copy_of_the_database_put_back_is_refused(run_cli, config, tmp_path):
     older = tmp_path / "older.sqlite3"
     copy_database(store_file(config), older)
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     for suffix in ("-wal", "-shm"):
         store_file(config).with_name(store_file(config).name + suffix).unlink(
             missing_ok=True
@@ -164,7 +150,7 @@ def test_a_rollback_stays_refused_after_the_chain_grows_past_the_anchor(
     run_cli, config
 ):
     saved = head_row(store_file(config))
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     anchored = last_seq(store_file(config))
     roll_back_to(store_file(config), saved)
     # New changes grow the chain beyond the anchored seq, on another branch.
@@ -200,7 +186,7 @@ def test_another_installations_anchor_is_refused(run_cli, config, tmp_path):
 
 def test_every_change_moves_the_anchor_to_the_new_head(run_cli, config):
     before = json.loads(anchor_file(config).read_text(encoding="utf-8"))["seq"]
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     after = json.loads(anchor_file(config).read_text(encoding="utf-8"))["seq"]
     assert after == last_seq(store_file(config))
     assert after > before
@@ -274,7 +260,7 @@ def journal(tmp_path: Path) -> Iterator[tuple[socket.socket, Path]]:
 def test_each_new_head_is_also_sent_to_the_system_journal(run_cli, config, journal):
     receiver, path = journal
     journal_to(config, path)
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     line = receiver.recv(4096).decode("ascii")
     seq = last_seq(store_file(config))
     with raw(store_file(config)) as conn:
@@ -316,7 +302,7 @@ def test_the_journal_catches_the_store_and_its_anchor_rolled_back_together(
     older_store, older_anchor = tmp_path / "older.sqlite3", tmp_path / "older-anchor"
     copy_database(store_file(config), older_store)
     shutil.copyfile(anchor_file(config), older_anchor)
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     exported = tmp_path / "journal.txt"
     exported.write_text("\n".join(drain(receiver)) + "\n", encoding="utf-8")
     for suffix in ("-wal", "-shm"):
@@ -334,7 +320,7 @@ def test_the_journal_catches_the_store_and_its_anchor_rolled_back_together(
 def test_the_journal_agrees_with_an_untouched_store(run_cli, config, journal, tmp_path):
     receiver, path = journal
     journal_to(config, path)
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     exported = tmp_path / "journal.txt"
     # As `journalctl -o cat` prints them: the message without its syslog prefix.
     exported.write_text(

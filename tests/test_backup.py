@@ -13,13 +13,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import CliResult, RunCli, raw, start_lock_holder
+from conftest import CliResult, RunCli, raw, record_exclusion, start_lock_holder
 
 from fmt_plugin.config import load_config
 from fmt_plugin.storage import KeyRing, load_key_file
 from fmt_plugin.storage.backup import inspect_backup
-
-DECIDED = "2026-03-15"
 
 #: Appends audited admin actions to the store, as fast as it can, until stdin closes.
 WRITER = """
@@ -37,11 +35,9 @@ with open_installation(Path(sys.argv[1])) as installation:
 
 
 @pytest.fixture
-def config(installation: Path, run_cli: RunCli) -> Path:
-    """The public scenario's installation (made by `init`), its roster synced."""
-    result = run_cli("--config", installation, "sync")
-    assert result.returncode == 0, result.stderr
-    return installation
+def config(synced_installation: Path) -> Path:
+    """The installation every test here works on: the public scenario's, synced."""
+    return synced_installation
 
 
 def store_file(config: Path) -> Path:
@@ -54,15 +50,6 @@ def backup(run_cli: RunCli, config: Path, destination: Path) -> CliResult:
 
 def restore(run_cli: RunCli, config: Path, source: Path, *extra: str) -> CliResult:
     return run_cli("--config", config, "restore", source, *extra)
-
-
-def decide(run_cli: RunCli, config: Path) -> None:
-    result = run_cli(
-        "--config", config, "override", "Q05", "dep_sein", "--kind", "exclusion",
-        "--reason", "antécédent de mastectomie", "--author", "Dr Martin",
-        "--recorded-on", DECIDED,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
 
 
 def count(path: Path, table: str) -> int:
@@ -176,7 +163,7 @@ def test_a_backup_taken_while_another_process_writes_is_consistent(
 def test_restoring_an_older_backup_brings_it_back_and_the_chain_verifies(
     run_cli, config, made
 ):
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     assert count(store_file(config), "overrides") == 1
     result = restore(run_cli, config, made, "--oui")
     assert result.returncode == 0, result.stderr
@@ -190,7 +177,7 @@ def test_restoring_an_older_backup_brings_it_back_and_the_chain_verifies(
 
 
 def test_the_replaced_store_is_kept_aside_with_its_decision(run_cli, config, made):
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     result = restore(run_cli, config, made, "--oui")
     assert result.returncode == 0, result.stderr
     (aside,) = config.parent.glob("fmt.sqlite3.avant-restauration-*[0-9]")
@@ -202,7 +189,7 @@ def test_the_replaced_store_is_kept_aside_with_its_decision(run_cli, config, mad
 def test_a_restore_says_how_much_is_lost_and_needs_a_confirmation(
     run_cli, config, made
 ):
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     before = store_file(config).read_bytes()
     result = restore(run_cli, config, made)
     assert result.returncode == 2
@@ -253,7 +240,7 @@ def test_a_backup_whose_audit_chain_was_edited_is_refused(run_cli, config, made)
 def test_a_restore_is_refused_while_the_service_holds_the_installation(
     run_cli, config, made, lock_holder
 ):
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     result = restore(run_cli, config, made, "--oui")
     assert result.returncode == 2
     assert f"pid {lock_holder.pid}" in result.stderr
@@ -286,7 +273,7 @@ def test_a_copy_made_by_sqlite_itself_restores_and_nothing_appears_beside_it(
     with raw(store_file(config)) as source, closing(sqlite3.connect(copy)) as target:
         source.backup(target)
     assert copy.read_bytes()[18:20] == b"\x02\x02"
-    decide(run_cli, config)
+    record_exclusion(run_cli, config)
     result = restore(run_cli, config, copy, "--oui")
     assert result.returncode == 0, result.stderr
     assert count(store_file(config), "overrides") == 0

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PUBLIC_SCENARIO, CliResult, cli, raw, start_lock_holder
+from conftest import EXCLUSION, PUBLIC_SCENARIO, CliResult, cli, raw, start_lock_holder
 from service_process import Server, start_server
 
 from fmt_plugin.config import load_config
@@ -21,7 +21,6 @@ from fmt_plugin.storage import Store, add_data_key, load_key_file
 from fmt_plugin.storage.rekey import ENCRYPTED_COLUMNS, NOT_ENCRYPTED_BLOBS
 
 AS_OF = "2026-06-01"
-DECIDED = "2026-03-15"
 #: Values the template practice holds: 8 patients, their statuses, 10 HL7 messages, ...
 COLUMNS = {column.label for column in ENCRYPTED_COLUMNS}
 
@@ -35,8 +34,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("init", folder / "inst", "--roster", scenario / "roster.csv",
          "--acts", scenario / "acts.csv"),
         ("import", *sorted((scenario / "messages").glob("*.hl7"))),
-        ("override", "Q05", "dep_sein", "--kind", "exclusion", "--reason",
-         "antécédent de mastectomie", "--author", "Dr Martin", "--recorded-on", DECIDED),
+        EXCLUSION,
         ("recalls", "run", "--as-of", AS_OF),
         ("snapshot",),  # remembers every patient's statuses (today's)
     ]  # fmt: skip
