@@ -185,12 +185,12 @@ class KeyRotationWorker:
 
     def _open(self) -> int:
         config = load_config(self._config_path)
+        keyring = unlock_keyring(config.store)
+        if len(keyring.data_keys) == 1:
+            # No older key to re-encrypt from: not even a scan of the store at start-up.
+            return 0
         self._slice_rows = config.store.reencrypt_slice_rows
-        store = Store.open(
-            config.store.path,
-            unlock_keyring(config.store),
-            anchor=audit_anchor(config),
-        )
+        store = Store.open(config.store.path, keyring, anchor=audit_anchor(config))
         self._store = store
         return store.key_usage().under_other_keys(store.primary_key_id)
 

@@ -285,7 +285,10 @@ def _write_and_close(
 
 
 def _replace_file(path: Path, document: Mapping[str, Any]) -> None:
-    owner = os.stat(path)
+    try:
+        owner = os.stat(path)
+    except OSError as exc:
+        raise KeyFileError(_os_reason("lecture impossible", exc), path=path) from exc
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
