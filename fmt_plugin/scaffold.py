@@ -18,6 +18,7 @@ from pathlib import Path
 from fmt_plugin.adapters.csv_roster import read_acts, read_roster
 from fmt_plugin.config import AUDIT_ANCHOR_SUFFIX, default_anchor_file
 from fmt_plugin.errors import ConfigError, KeyFileError
+from fmt_plugin.private_files import create_privately
 from fmt_plugin.storage import Store, generate_key_file
 from fmt_plugin.storage.audit_anchor import AuditAnchor, SyslogJournal
 
@@ -92,22 +93,26 @@ def init_installation(
                 action="installation.init",
                 detail=options.origin or ("csv_roster" if roster else None),
             )
-        config_path.write_text(
-            render_config(
-                store_path=STORE_NAME,
-                key_file=KEY_NAME,
-                roster=roster,
-                acts=acts,
-                passphrase_env=options.passphrase_env,
-                practice_name=options.practice_name,
-                practice_phone=options.practice_phone,
-                doctor=options.doctor,
-                address=options.address,
-                city=options.city,
-                adapter_block=options.adapter_block,
-            ),
-            encoding="utf-8",
+        text = render_config(
+            store_path=STORE_NAME,
+            key_file=KEY_NAME,
+            roster=roster,
+            acts=acts,
+            passphrase_env=options.passphrase_env,
+            practice_name=options.practice_name,
+            practice_phone=options.practice_phone,
+            doctor=options.doctor,
+            address=options.address,
+            city=options.city,
+            adapter_block=options.adapter_block,
         )
+        # 0600 from its creation: it says where the key is and which variables hold the
+        # secrets. O_EXCL: a configuration that appeared since the check is not replaced.
+        try:
+            create_privately(config_path, text.encode("utf-8"))
+        except FileExistsError:
+            _refuse_existing(config_path)
+            raise
         if then is not None:
             then(config_path)
     return config_path
