@@ -359,6 +359,7 @@ idle_timeout_s = 300
 # TLS : certificat et clé du serveur (PEM). Avec tls_client_ca, chaque client doit
 # présenter un certificat émis par cette autorité (TLS mutuel), et, si la liste n'est pas
 # vide, l'un des sujets de tls_client_subjects (ex. "CN=passerelle,O=Laboratoire").
+# La clé privée doit être en 0600 (chmod 600) : plus ouverte, le service refuse de démarrer.
 # tls_cert = "/etc/fmt/mllp.crt"
 # tls_key = "/etc/fmt/mllp.key"
 # tls_client_ca = "/etc/fmt/clients-ca.pem"
@@ -423,7 +424,7 @@ enabled = true
 host = "127.0.0.1"
 port = 8575
 # tls_cert = "certs/tableau-de-bord.crt"
-# tls_key = "certs/tableau-de-bord.key"
+# tls_key = "certs/tableau-de-bord.key"      # en 0600, comme toute clé privée
 # Une session sans activité se ferme après ce délai (minutes).
 session_idle_minutes = 30
 # Après ce nombre d'échecs de connexion de suite, le compte est verrouillé (minutes).
@@ -449,7 +450,7 @@ folder = "outbox"
 # port = 587
 # tls = "starttls"
 # client_cert = "/etc/fmt/bal-cabinet.crt"
-# client_key = "/etc/fmt/bal-cabinet.key"
+# client_key = "/etc/fmt/bal-cabinet.key"   # en 0600, comme toute clé privée
 # ca_file = "/etc/fmt/igc-sante-ca.pem"
 # sender = "cabinet.dupont@medecin.mssante.fr"
 # address_template = "{{ins}}@patient.mssante.fr"
