@@ -17,6 +17,7 @@ from typing import Any
 
 from fmt_plugin.errors import ConfigError
 from fmt_plugin.mllp.server import MllpSettings
+from fmt_plugin.private_mode import check_private_mode
 from fmt_plugin.recalls.policy import RecallPolicy
 
 CONFIG_ENV_VAR = "FMT_CONFIG"
@@ -704,6 +705,8 @@ def _mllp_settings(mllp: Section) -> MllpSettings:
         raise mllp.error(
             missing, "TLS demande le certificat et sa clé", "les deux clés"
         )
+    if settings.tls_key is not None:
+        check_private_mode(settings.tls_key, key=mllp.dotted("tls_key"))
     if settings.tls_client_ca is not None and settings.tls_cert is None:
         raise mllp.error(
             "tls_client_ca", "le TLS mutuel suppose le TLS", "tls_cert et tls_key"
@@ -741,6 +744,8 @@ def _http_settings(section: Section) -> HttpSettings:
         raise section.error(
             missing, "TLS demande le certificat et sa clé", "les deux clés"
         )
+    if settings.tls_key is not None:
+        check_private_mode(settings.tls_key, key=section.dotted("tls_key"))
     if settings.enabled and not settings.loopback_only and settings.tls_cert is None:
         raise section.error(
             "host",

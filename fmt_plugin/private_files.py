@@ -1,7 +1,9 @@
-"""Files with patient data written whole or not at all, readable by their owner only.
+"""Files readable by their owner only: patient data written whole or not at all, new files.
 
 A letter in the outbox or a report the practice exports must never be seen half-written (a
-crash, a full disk) nor, even for an instant, readable by other accounts of the machine.
+crash, a full disk) nor, even for an instant, readable by other accounts of the machine. A file
+another library fills later (the scheduler's SQLite job store) or that names where the secrets
+are (`fmt.toml`) is created private before its first byte, never chmod-ed afterwards.
 """
 
 from __future__ import annotations
@@ -28,6 +30,26 @@ def write_privately(path: Path, data: bytes) -> None:
             os.unlink(temporary)
         raise
     sync_folder(path.parent)
+
+
+def create_privately(path: Path, data: bytes = b"") -> None:
+    """Create `path`, mode 0600, holding `data`; `FileExistsError` if it already exists.
+
+    O_EXCL: an existing file (or a symbolic link planted in its place) is never opened, let
+    alone overwritten. On a failure after the creation the partial file is removed.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            # The umask may have cleared owner bits too (0o277): the mode must not depend on it.
+            os.fchmod(out.fileno(), 0o600)
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
 
 
 def sync_folder(folder: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from fmt_plugin.adapters.csv_roster import read_acts, read_roster
 from fmt_plugin.config import AUDIT_ANCHOR_SUFFIX, default_anchor_file
 from fmt_plugin.errors import ConfigError, KeyFileError
+from fmt_plugin.private_files import create_privately
 from fmt_plugin.storage import Store, generate_key_file
 from fmt_plugin.storage.audit_anchor import AuditAnchor, SyslogJournal
 
@@ -92,22 +93,26 @@ def init_installation(
                 action="installation.init",
                 detail=options.origin or ("csv_roster" if roster else None),
             )
-        config_path.write_text(
-            render_config(
-                store_path=STORE_NAME,
-                key_file=KEY_NAME,
-                roster=roster,
-                acts=acts,
-                passphrase_env=options.passphrase_env,
-                practice_name=options.practice_name,
-                practice_phone=options.practice_phone,
-                doctor=options.doctor,
-                address=options.address,
-                city=options.city,
-                adapter_block=options.adapter_block,
-            ),
-            encoding="utf-8",
+        text = render_config(
+            store_path=STORE_NAME,
+            key_file=KEY_NAME,
+            roster=roster,
+            acts=acts,
+            passphrase_env=options.passphrase_env,
+            practice_name=options.practice_name,
+            practice_phone=options.practice_phone,
+            doctor=options.doctor,
+            address=options.address,
+            city=options.city,
+            adapter_block=options.adapter_block,
         )
+        # 0600 from its creation: it says where the key is and which variables hold the
+        # secrets. O_EXCL: a configuration that appeared since the check is not replaced.
+        try:
+            create_privately(config_path, text.encode("utf-8"))
+        except FileExistsError:
+            _refuse_existing(config_path)
+            raise
         if then is not None:
             then(config_path)
     return config_path
@@ -357,6 +362,7 @@ idle_timeout_s = 300
 # TLS : certificat et clé du serveur (PEM). Avec tls_client_ca, chaque client doit
 # présenter un certificat émis par cette autorité (TLS mutuel), et, si la liste n'est pas
 # vide, l'un des sujets de tls_client_subjects (ex. "CN=passerelle,O=Laboratoire").
+# La clé privée doit être en 0600 (chmod 600) : plus ouverte, le service refuse de démarrer.
 # tls_cert = "/etc/fmt/mllp.crt"
 # tls_key = "/etc/fmt/mllp.key"
 # tls_client_ca = "/etc/fmt/clients-ca.pem"
@@ -421,7 +427,7 @@ enabled = true
 host = "127.0.0.1"
 port = 8575
 # tls_cert = "certs/tableau-de-bord.crt"
-# tls_key = "certs/tableau-de-bord.key"
+# tls_key = "certs/tableau-de-bord.key"      # en 0600, comme toute clé privée
 # Une session sans activité se ferme après ce délai (minutes).
 session_idle_minutes = 30
 # Après ce nombre d'échecs de connexion de suite, le compte est verrouillé (minutes).
@@ -447,7 +453,7 @@ folder = "outbox"
 # port = 587
 # tls = "starttls"
 # client_cert = "/etc/fmt/bal-cabinet.crt"
-# client_key = "/etc/fmt/bal-cabinet.key"
+# client_key = "/etc/fmt/bal-cabinet.key"   # en 0600, comme toute clé privée
 # ca_file = "/etc/fmt/igc-sante-ca.pem"
 # sender = "cabinet.dupont@medecin.mssante.fr"
 # address_template = "{{ins}}@patient.mssante.fr"

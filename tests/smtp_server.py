@@ -49,6 +49,8 @@ class Pki:
         cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
         key = self.folder / f"{name}.key"
         leaf.private_key_pem.write_to_path(key)
+        # A private key others may read is refused at start-up, as in production.
+        key.chmod(0o600)
         return cert, key
 
 

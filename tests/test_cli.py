@@ -297,10 +297,12 @@ def test_check_config_refuses_unreadable_mllp_tls_files(run_cli, tmp_path):
     run_cli("init", "inst")
     config = tmp_path / "inst" / "fmt.toml"
     (tmp_path / "inst" / "bad.pem").write_text("pas un certificat")
+    (tmp_path / "inst" / "bad.key").write_text("pas une clé")
+    (tmp_path / "inst" / "bad.key").chmod(0o600)
     text = config.read_text(encoding="utf-8")
     text = text.replace('# tls_cert = "/etc/fmt/mllp.crt"', 'tls_cert = "bad.pem"')
     config.write_text(
-        text.replace('# tls_key = "/etc/fmt/mllp.key"', 'tls_key = "bad.pem"'),
+        text.replace('# tls_key = "/etc/fmt/mllp.key"', 'tls_key = "bad.key"'),
         encoding="utf-8",
     )
     result = run_cli("--config", config, "check-config")

@@ -247,6 +247,7 @@ def test_mllp_settings_are_read(tmp_path):
     """Every [mllp] key is read, TLS paths resolved against the config folder."""
     (tmp_path / "c.pem").write_text("x")
     (tmp_path / "k.pem").write_text("x")
+    (tmp_path / "k.pem").chmod(0o600)
     (tmp_path / "ca.pem").write_text("x")
     config = load_config(
         write_config(
@@ -376,6 +377,7 @@ def test_a_dashboard_on_the_network_with_tls_is_accepted(tmp_path):
     """With `tls_cert` and `tls_key`, any address may be used."""
     (tmp_path / "d.crt").write_text("cert")
     (tmp_path / "d.key").write_text("key")
+    (tmp_path / "d.key").chmod(0o600)
     body = '[store]\n[http]\nhost = "0.0.0.0"\ntls_cert = "d.crt"\ntls_key = "d.key"\n'
     config = load_config(write_config(tmp_path, body))
     assert config.http.tls_cert == tmp_path / "d.crt"

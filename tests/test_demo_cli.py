@@ -95,6 +95,12 @@ def recalls_written(stdout: str) -> tuple[int, int]:
     return count(match.group(1)), count(match.group(2))
 
 
+def test_the_demo_configuration_is_its_owners_only(runs: TwoRuns):
+    """The demo's fmt.toml is created 0600, as `init`'s is."""
+    mode = (runs.folder / "fmt.toml").stat().st_mode
+    assert mode & 0o777 == 0o600
+
+
 def test_summary_matches_the_report(runs: TwoRuns):
     """The summary's 15 indicators have the counts `report --format json` gives."""
     report = cli(

@@ -66,6 +66,7 @@ def pki(tmp_path) -> Pki:
     cert.write_bytes(b"".join(blob.bytes() for blob in server.cert_chain_pems))
     key = tmp_path / "server.key"
     server.private_key_pem.write_to_path(key)
+    key.chmod(0o600)  # the mode configuration requires of a private key
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(ca_file)
     return Pki(ca, cert, key, ca_file)
@@ -304,6 +305,7 @@ def test_key_not_matching_the_certificate_is_a_config_error(pki, tmp_path):
     """A key of another certificate raises ConfigError naming mllp.tls_key."""
     other = tmp_path / "other.key"
     pki.ca.issue_cert("other.example.org").private_key_pem.write_to_path(other)
+    other.chmod(0o600)
     with pytest.raises(ConfigError) as excinfo:
         server_ssl_context(pki.cert, other, None)
     assert excinfo.value.key == "mllp.tls_key"

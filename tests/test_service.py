@@ -198,13 +198,16 @@ def test_start_up_refuses_an_unreadable_mssante_certificate(scenario_config, tmp
     """A client certificate that is not PEM stops start-up, naming the setting."""
     bad = tmp_path / "bal.crt"
     bad.write_text("pas un certificat")
+    key = tmp_path / "bal.key"
+    key.write_text("pas une clé")
+    key.chmod(0o600)
     with scenario_config.open("a", encoding="utf-8") as toml:
         toml.write(
             "\n[channels.mssante]\n"
             'host = "127.0.0.1"\n'
             'sender = "cabinet@medecin.mssante.fr"\n'
             f'client_cert = "{bad}"\n'
-            f'client_key = "{bad}"\n'
+            f'client_key = "{key}"\n'
             f'ca_file = "{PUBLIC_SCENARIO / "roster.csv"}"\n'
         )
     with pytest.raises(ConfigError) as error:

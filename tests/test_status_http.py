@@ -210,6 +210,7 @@ def test_the_dashboard_speaks_tls_when_a_certificate_is_configured(tmp_path):
     cert = ca.issue_cert("127.0.0.1", "localhost")
     cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "d.pem"))
     cert.private_key_pem.write_to_path(str(tmp_path / "d.key"))
+    (tmp_path / "d.key").chmod(0o600)  # the mode configuration requires of a key
     settings = HttpSettings(
         port=0, tls_cert=tmp_path / "d.pem", tls_key=tmp_path / "d.key"
     )

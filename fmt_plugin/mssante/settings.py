@@ -20,6 +20,7 @@ from fmt_plugin.mssante.address import (
     is_address,
 )
 from fmt_plugin.mssante.tls import ClientCertificateError, client_ssl_context
+from fmt_plugin.private_mode import check_private_mode
 
 TlsMode = Literal["implicit", "starttls"]
 
@@ -53,7 +54,8 @@ def read_mssante_settings(section: Section) -> MssanteSettings:
     """Validate `[channels.mssante]` and call `section.finish()`; raise `ConfigError` otherwise.
 
     Also loads the CA bundle and the client certificate once, so that an unreadable file or a
-    key that does not match its certificate is reported now, naming its key.
+    key that does not match its certificate is reported now, naming its key; a client key
+    the group or others may read is refused (`private_mode`).
     """
     tls = _TLS_MODES[section.string("tls", "starttls", choices=tuple(_TLS_MODES))]
     port = section.integer("port", DEFAULT_PORTS[tls], minimum=1, maximum=65535)
@@ -72,6 +74,8 @@ def read_mssante_settings(section: Section) -> MssanteSettings:
         client_key_passphrase=section.secret("client_key_passphrase"),
     )
     section.finish()
+    # Before the key is loaded: a key others can read is refused, whether it loads or not.
+    check_private_mode(settings.client_key, key=section.dotted("client_key"))
     try:
         client_ssl_context(
             ca_file=settings.ca_file,

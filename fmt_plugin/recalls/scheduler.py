@@ -3,13 +3,16 @@
 Three static jobs (planning, delivery, nightly snapshot) are declared at every start with
 `replace_existing`; their job store is a SQLite file (SQLAlchemyJobStore) holding only job
 references, triggers and the configuration path — never patient data, since APScheduler
-pickles it in clear. A run missed while the service was down is kept when the jobs are
+pickles it in clear. The file is its owner's only (0600) all the same: job ids and the
+configuration's path are nobody else's business. A run missed while the service was down is kept when the jobs are
 declared again, and `coalesce` turns any number of missed runs into one.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from fmt_plugin.config import RecallSettings
+from fmt_plugin.private_files import create_privately
 from fmt_plugin.timezone import PARIS
 
 log = logging.getLogger(__name__)
@@ -86,6 +90,30 @@ def jobstore_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def private_jobstore(path: Path) -> None:
+    """Make sure the job store file exists with mode 0600 before SQLite opens it.
+
+    A new file is created empty with 0600 (SQLite takes an empty file for an empty database,
+    and gives its -journal and -wal files the database's mode). An existing file the group or
+    others may read, as earlier versions left it under the umask, is narrowed to 0600 with a
+    log line rather than refused: it holds job ids and triggers, no secret, and refusing would
+    stop an upgraded service for a file it can fix itself.
+    """
+    try:
+        create_privately(path)
+        return
+    except FileExistsError:
+        pass
+    info = os.stat(path)
+    if stat.S_ISREG(info.st_mode) and info.st_mode & 0o077:
+        os.chmod(path, 0o600)
+        log.warning(
+            "job store %s was mode %04o: narrowed to 0600",
+            path,
+            stat.S_IMODE(info.st_mode),
+        )
+
+
 def start_scheduler(
     settings: RecallSettings, config_path: Path, *, now: datetime | None = None
 ) -> BackgroundScheduler:
@@ -96,6 +124,7 @@ def start_scheduler(
     """
     if settings.jobstore is None:
         raise ValueError("recalls.jobstore is not set")
+    private_jobstore(settings.jobstore)
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=jobstore_url(settings.jobstore))},
         executors={"default": ThreadPoolExecutor(1)},
