@@ -23,7 +23,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fmt_plugin.config import load_config
+from fmt_plugin.config import FmtConfig, load_config
 from fmt_plugin.key_rotation import SLICE_PAUSE_S
 from fmt_plugin.storage import Store, add_data_key, load_key_file
 
@@ -37,7 +37,13 @@ def main() -> None:
     args = parser.parse_args()
     demo = ensure_demo(args.work / "demo")
     rows = [
-        run("fmt-plugin, tranches", demo, args.work / "sliced", args.slice_rows, SLICE_PAUSE_S),
+        run(
+            "fmt-plugin, tranches",
+            demo,
+            args.work / "sliced",
+            args.slice_rows,
+            SLICE_PAUSE_S,
+        ),
         run("une seule transaction", demo, args.work / "single", 10**9, 0.0),
     ]
     print(f"{'':24} {'valeurs':>8} {'durée s':>8} {'val/s':>8} {'écrit p50 ms':>13}"
@@ -59,7 +65,7 @@ def rank(values: list[float], share: float) -> float:
 def ensure_demo(folder: Path) -> Path:
     """The demo practice (built once; about 30 s)."""
     if not (folder / "fmt.toml").exists():
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, "-m", "fmt_plugin", "demo", str(folder), "--once",
              "--as-of", "2026-06-01", "--mllp-port", "0", "--http-port", "0"],
             check=True, stdout=subprocess.DEVNULL,
@@ -91,7 +97,7 @@ def run(
     return name, values, seconds, waits
 
 
-def write_until(config, stop: threading.Event, waits: list[float]) -> None:  # type: ignore[no-untyped-def]
+def write_until(config: FmtConfig, stop: threading.Event, waits: list[float]) -> None:
     keyring = load_key_file(config.store.key_file)
     with Store.open(config.store.path, keyring) as store:
         while not stop.is_set():

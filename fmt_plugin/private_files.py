@@ -20,6 +20,8 @@ def write_privately(path: Path, data: bytes) -> None:
     # mkstemp creates the file with mode 0600, before any byte of patient data is in it.
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:
+        with contextlib.suppress(FileNotFoundError):
+            keep_owner(fd, os.stat(path))
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
@@ -30,6 +32,19 @@ def write_privately(path: Path, data: bytes) -> None:
             os.unlink(temporary)
         raise
     sync_folder(path.parent)
+
+
+def keep_owner(fd: int, replaced: os.stat_result) -> None:
+    """Give the file open as `fd` the owner of the file it replaces, `replaced`.
+
+    Root running a command for the service account (rotating its key, moving its audit
+    anchor) must not leave a file that account can no longer read. Only root can give a
+    file away; for anyone else the new file is theirs, as the old one was.
+    """
+    if os.name != "posix" or os.geteuid() != 0:
+        return
+    if (replaced.st_uid, replaced.st_gid) != (os.geteuid(), os.getegid()):
+        os.fchown(fd, replaced.st_uid, replaced.st_gid)
 
 
 def create_privately(path: Path, data: bytes = b"") -> None:

@@ -8,6 +8,7 @@ would check it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import sqlite3
@@ -77,6 +78,14 @@ def test_a_verified_installation_says_its_anchor_agrees(run_cli, config):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ancre externe" in result.stdout
     assert "concordante" in result.stdout
+
+
+def test_an_anchor_moved_on_by_root_keeps_the_service_accounts_owner(run_cli, config):
+    os.chown(anchor_file(config), 4321, 4321)  # the service's, and root runs a command
+    record_exclusion(run_cli, config)
+    info = anchor_file(config).stat()
+    assert (info.st_uid, info.st_gid) == (4321, 4321)
+    assert info.st_mode & 0o777 == 0o600
 
 
 def test_an_emptied_log_and_head_is_refused(run_cli, config):

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import secrets
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +28,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from fmt_plugin.errors import KeyFileError
+from fmt_plugin.private_files import keep_owner
+from fmt_plugin.private_mode import check_private_stat
 
 FORMAT = "fmt-plugin-keyfile"
 VERSION = 1
@@ -52,7 +53,6 @@ MAX_SCRYPT_P = 16
 MAX_FILE_BYTES = 1 << 20
 
 FINGERPRINT_LABEL = b"fmt-plugin/keyring-fingerprint/1"
-FIX_MODE_HINT = "chmod 600"
 
 T = TypeVar("T")
 
@@ -308,12 +308,8 @@ def _replace_file(path: Path, document: Mapping[str, Any]) -> None:
 
 
 def _keep_owner(fd: int, owner: os.stat_result, tmp: Path) -> None:
-    """Give the new file the old one's owner: root rotating the service's key file must not
-    leave a file the service account can no longer read."""
-    if (owner.st_uid, owner.st_gid) == (os.getuid(), os.getgid()):
-        return
     try:
-        os.fchown(fd, owner.st_uid, owner.st_gid)
+        keep_owner(fd, owner)
     except OSError as exc:
         os.close(fd)
         with contextlib.suppress(OSError):
@@ -387,16 +383,7 @@ def _read_private_file(path: Path) -> bytes:
     try:
         # fstat on the open descriptor: the file checked is the file read.
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyFileError("ce n'est pas un fichier ordinaire", path=path)
-        if info.st_mode & 0o077:
-            raise KeyFileError(
-                f"permissions trop ouvertes ({stat.S_IMODE(info.st_mode):04o}) :"
-                f" le groupe ou les autres y ont accès ; corrigez avec"
-                f" « {FIX_MODE_HINT} {path} »",
-                path=path,
-                expected="0600",
-            )
+        check_private_stat(info, path, error=KeyFileError)
         if info.st_size > MAX_FILE_BYTES:
             raise KeyFileError("fichier de clés trop volumineux", path=path)
         return _read_all(fd, path)
