@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from conftest import CliResult, RunCli, raw
+from terminal import run_at_terminal
 
 from fmt_plugin.errors import KeyFileError
 from fmt_plugin.storage import load_key_file
@@ -61,31 +57,11 @@ def sealed(installation: Path, run_cli: RunCli) -> Path:
     return installation
 
 
-def on_terminal(cwd: Path, args: list[str], answers: list[str]) -> tuple[int, str]:
-    """Run the CLI on a pseudo-terminal, answering each prompt in turn; (status, screen)."""
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the CLI, its terminal the pty
-        os.chdir(cwd)
-        os.execv(sys.executable, [sys.executable, "-m", "fmt_plugin", *args])  # noqa: S606
-    screen = b""
-    pending = list(answers)
-    deadline = time.monotonic() + PTY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], deadline - time.monotonic())
-        if not ready:
-            break
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        screen += chunk
-        if pending and screen.rstrip().endswith(b":"):
-            os.write(fd, pending.pop(0).encode() + b"\n")
-    os.close(fd)
-    _, wait_status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(wait_status), screen.decode("utf-8", "replace")
+def on_terminal(config: Path, *args: str, answers: list[str]) -> tuple[int, str]:
+    """`fmt-plugin --config CONFIG ARGS` at a terminal, typing `answers` at its prompts."""
+    return run_at_terminal(
+        config.parent, "--config", config, *args, answers=answers, prompt=b" : "
+    )
 
 
 # --- from environment variables ------------------------------------------------------------
@@ -208,9 +184,7 @@ def test_a_new_passphrase_typed_twice_at_a_terminal_seals_the_file_and_is_never_
     installation,
 ):
     status, screen = on_terminal(
-        installation.parent,
-        ["--config", str(installation), "keys", "passphrase"],
-        [PASSPHRASE, PASSPHRASE],
+        installation, "keys", "passphrase", answers=[PASSPHRASE, PASSPHRASE]
     )
     assert status == 0, screen
     assert "Nouvelle phrase secrète" in screen
@@ -222,9 +196,7 @@ def test_a_new_passphrase_typed_twice_at_a_terminal_seals_the_file_and_is_never_
 def test_two_different_typings_leave_the_key_file_as_it_was(installation):
     before = key_file(installation).read_bytes()
     status, screen = on_terminal(
-        installation.parent,
-        ["--config", str(installation), "keys", "passphrase"],
-        [PASSPHRASE, OTHER],
+        installation, "keys", "passphrase", answers=[PASSPHRASE, OTHER]
     )
     assert status == 2
     assert "les deux saisies diffèrent" in screen
@@ -236,11 +208,7 @@ def test_a_command_at_a_terminal_asks_for_the_passphrase_the_configuration_does_
 ):
     result = passphrase(run_cli, installation, "--nouvelle-env", "NEW", NEW=PASSPHRASE)
     assert result.returncode == 0, result.stderr
-    status, screen = on_terminal(
-        installation.parent,
-        ["--config", str(installation), "keys", "status"],
-        [PASSPHRASE],
-    )
+    status, screen = on_terminal(installation, "keys", "status", answers=[PASSPHRASE])
     assert status == 0, screen
     assert "Phrase secrète du fichier de clés" in screen
     assert "protégé par une phrase secrète" in screen
@@ -250,8 +218,6 @@ def test_a_command_at_a_terminal_asks_for_the_passphrase_the_configuration_does_
 def test_a_wrong_passphrase_typed_at_a_terminal_is_refused(installation, run_cli):
     result = passphrase(run_cli, installation, "--nouvelle-env", "NEW", NEW=PASSPHRASE)
     assert result.returncode == 0, result.stderr
-    status, screen = on_terminal(
-        installation.parent, ["--config", str(installation), "keys", "status"], [OTHER]
-    )
+    status, screen = on_terminal(installation, "keys", "status", answers=[OTHER])
     assert status == 2
     assert "phrase secrète incorrecte" in screen
