@@ -92,8 +92,8 @@ class ReplayOutcome:
 
 
 @dataclass
-class _Prepared:
-    """A message read as far as it goes before the store is consulted."""
+class PreparedMessage:
+    """A message read as far as it goes before the store is consulted (`Ingestor.prepare`)."""
 
     incoming: Incoming
     header: ack.AckHeader
@@ -127,15 +127,29 @@ class Ingestor:
     def ingest(
         self, batch: Sequence[Incoming], *, acknowledge: bool = True
     ) -> list[IngestOutcome]:
-        """Commit a batch of messages in one transaction, then build their ACKs.
+        """Prepare then commit a batch of messages in one transaction, then build their ACKs.
 
         Without `acknowledge` (a file import: nobody to answer) no ACK is built. The
         adapters hear of the batch's events once, after the commit. Raises StoreError
         (nothing committed, no ACK may be sent) when the store cannot be written; any other
         exception is a bug and also commits nothing.
         """
-        now = self._clock()
-        prepared = [self._prepare(incoming, now) for incoming in batch]
+        return self.commit(
+            [self.prepare(incoming) for incoming in batch], acknowledge=acknowledge
+        )
+
+    def prepare(self, incoming: Incoming) -> PreparedMessage:
+        """Parse and extract one message: CPU only, the store untouched, on any thread.
+
+        The listener prepares a large message on a thread of its own, so that parsing it
+        does not hold up the store thread where every other sender's messages commit.
+        """
+        return self._prepare(incoming, self._clock())
+
+    def commit(
+        self, prepared: Sequence[PreparedMessage], *, acknowledge: bool = True
+    ) -> list[IngestOutcome]:
+        """Commit prepared messages in one transaction, then build their ACKs (see `ingest`)."""
         outcomes: list[IngestOutcome] = []
         inbox = self._store.inbox
         digests = [inbox.digest(item.incoming.raw) for item in prepared]
@@ -144,7 +158,7 @@ class Ingestor:
             for item, digest in zip(prepared, digests, strict=True):
                 outcomes.append(self._commit(item, digest))
         if acknowledge:
-            ack_time = now.astimezone(PARIS)
+            ack_time = self._clock().astimezone(PARIS)
             outcomes = [
                 self._with_ack(item, outcome, ack_time)
                 for item, outcome in zip(prepared, outcomes, strict=True)
@@ -205,13 +219,13 @@ class Ingestor:
 
     # --- steps -------------------------------------------------------------------------
 
-    def _prepare(self, incoming: Incoming, now: datetime) -> _Prepared:
+    def _prepare(self, incoming: Incoming, now: datetime) -> PreparedMessage:
         """Parse and extract, outside the transaction (CPU only)."""
         try:
             message = self._parse(incoming.raw)
         except Hl7Error as exc:
             header = ack.header_of_raw(incoming.raw)
-            return _Prepared(
+            return PreparedMessage(
                 incoming,
                 header,
                 self._received(incoming, header, "", now),
@@ -220,7 +234,7 @@ class Ingestor:
                 ),
             )
         header = ack.header_of(message)
-        item = _Prepared(
+        item = PreparedMessage(
             incoming,
             header,
             self._received(
@@ -255,7 +269,7 @@ class Ingestor:
             code = self._settings.unsupported_version_ack
         return Rejection(code, str(exc), exc.code, exc.err_location)
 
-    def _commit(self, item: _Prepared, digest: bytes) -> IngestOutcome:
+    def _commit(self, item: PreparedMessage, digest: bytes) -> IngestOutcome:
         inbox = self._store.inbox
         received = item.received
         known = inbox.find(received.sender, received.control_id, digest)
@@ -295,7 +309,7 @@ class Ingestor:
             tuple(events),
         )
 
-    def _match(self, item: _Prepared) -> None:
+    def _match(self, item: PreparedMessage) -> None:
         """Set the patient id, or an AE rejection with the ANS code when there is none."""
         if item.rejection is not None or item.content is None:
             return
@@ -310,7 +324,7 @@ class Ingestor:
         item.rejection = Rejection("AE", reason, 207, "PID^1^3", code)
 
     def _with_ack(
-        self, item: _Prepared, outcome: IngestOutcome, now: datetime
+        self, item: PreparedMessage, outcome: IngestOutcome, now: datetime
     ) -> IngestOutcome:
         accepted = outcome.ack_code == "AA"
         if not item.header.wants_accept_ack(accepted):
@@ -365,7 +379,7 @@ class Ingestor:
         )
 
 
-def _integrable(item: _Prepared) -> tuple[MessageContent, str]:
+def _integrable(item: PreparedMessage) -> tuple[MessageContent, str]:
     """The content and patient of a message that passed every check."""
     if item.content is None or item.patient_id is None:
         raise RuntimeError("message not ready for integration")

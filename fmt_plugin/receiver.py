@@ -4,6 +4,10 @@ SQLite work (and the parsing next to it) runs on one dedicated thread so the eve
 serving sockets. Frames that arrive while a commit is running are committed together in the
 next transaction (group commit): with eight senders, one fsync acknowledges up to eight
 messages, while a lone sender still gets its ACK after exactly one commit.
+
+A large message (LARGE_MESSAGE_BYTES or more: a lab's year of results in one ORU) is parsed
+on a thread of its own and committed in a transaction of its own, so that the seconds its
+parsing takes never stand between another sender's small message and its ACK.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ from datetime import datetime
 from typing import TypeVar
 
 from fmt_plugin.hl7 import ack
-from fmt_plugin.ingest import Disposition, Incoming, Ingestor, IngestOutcome
+from fmt_plugin.ingest import (
+    Disposition,
+    Incoming,
+    Ingestor,
+    IngestOutcome,
+    PreparedMessage,
+)
 from fmt_plugin.mllp.server import PeerInfo
 from fmt_plugin.storage.inbox import Rejection
 from fmt_plugin.store_writable import WriteFailure, is_write_failure, sqlite_code_of
@@ -28,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: At most this many messages per transaction: bounds the latency a burst adds.
 MAX_BATCH = 64
+#: From this size on, a message is parsed off the store thread and committed alone.
+LARGE_MESSAGE_BYTES = 256 * 1024
 T = TypeVar("T")
 
 
@@ -35,6 +47,8 @@ T = TypeVar("T")
 class _Pending:
     incoming: Incoming
     future: asyncio.Future[IngestOutcome]
+    #: Set for a large message, parsed on the large-message thread before it was queued.
+    prepared: PreparedMessage | None = None
 
 
 class IngestReceiver:
@@ -57,6 +71,9 @@ class IngestReceiver:
         self._max_bytes = max_message_bytes
         self._on_patients_written = on_patients_written
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="fmt-store")
+        self._large = ThreadPoolExecutor(1, thread_name_prefix="fmt-parse-large")
+        #: A large message taken from the queue while a batch of small ones was gathered.
+        self._held: _Pending | None = None
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._ingestor: Ingestor | None = None
         self._close: Callable[[], None] | None = None
@@ -84,6 +101,7 @@ class IngestReceiver:
             await self.on_store_thread(self._close)
             self._close = None
         self._executor.shutdown(wait=True)
+        self._large.shutdown(wait=True)
 
     async def on_store_thread(self, function: Callable[[], T]) -> T:
         """Run `function` on the store thread (the only thread that touches the store)."""
@@ -97,11 +115,15 @@ class IngestReceiver:
         Raises when the store could not commit: the listener then closes the connection
         without an ACK, and the sender sends the message again.
         """
-        future: asyncio.Future[IngestOutcome] = (
-            asyncio.get_running_loop().create_future()
-        )
-        origin = f"{peer.host}:{peer.port}"
-        await self._queue.put(_Pending(Incoming(payload, "mllp", origin), future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[IngestOutcome] = loop.create_future()
+        incoming = Incoming(payload, "mllp", f"{peer.host}:{peer.port}")
+        pending = _Pending(incoming, future)
+        if len(payload) >= LARGE_MESSAGE_BYTES and self._ingestor is not None:
+            pending.prepared = await loop.run_in_executor(
+                self._large, self._ingestor.prepare, incoming
+            )
+        await self._queue.put(pending)
         outcome = await future
         return outcome.ack
 
@@ -122,15 +144,23 @@ class IngestReceiver:
 
     async def _commit_loop(self) -> None:
         while True:
-            first = await self._queue.get()
+            first, self._held = self._held or await self._queue.get(), None
             if first is None:
                 return
             batch = [first]
             stopping = False
-            while len(batch) < MAX_BATCH and not self._queue.empty():
+            # A large message is committed alone: its transaction is the long one.
+            while (
+                first.prepared is None
+                and len(batch) < MAX_BATCH
+                and not self._queue.empty()
+            ):
                 item = self._queue.get_nowait()
                 if item is None:
                     stopping = True
+                    break
+                if item.prepared is not None:
+                    self._held = item
                     break
                 batch.append(item)
             await self._commit(batch)
@@ -141,9 +171,14 @@ class IngestReceiver:
         ingestor = self._ingestor
         if ingestor is None:
             raise RuntimeError("receiver not started")
-        incoming = [pending.incoming for pending in batch]
+
+        def commit() -> list[IngestOutcome]:
+            return ingestor.commit(
+                [p.prepared or ingestor.prepare(p.incoming) for p in batch]
+            )
+
         try:
-            outcomes = await self.on_store_thread(lambda: ingestor.ingest(incoming))
+            outcomes = await self.on_store_thread(commit)
         except Exception as exc:  # noqa: BLE001 -- every waiting sender must be told
             # No ACK for any message of the batch: nothing of it was committed.
             log.error(
