@@ -52,7 +52,7 @@ def run_demo(cwd: Path, folder: Path) -> Run:
     assert result.returncode == 0, result.stdout + result.stderr
     with closing(sqlite3.connect(folder / "fmt.sqlite3")) as conn:
         messages = conn.execute("SELECT count(*) FROM hl7_messages").fetchone()[0]
-        events = conn.execute("SELECT count(*) FROM clinical_events").fetchone()[0]
+        events = conn.execute("SELECT sum(event_count) FROM hl7_messages").fetchone()[0]
     return Run(result, messages, events, len(list((folder / "outbox").glob("*.eml"))))
 
 

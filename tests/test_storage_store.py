@@ -129,6 +129,7 @@ def test_migrations_recorded_and_not_reapplied(store_path, keyring):
         (10, "indicator_statuses_revision"),
         (11, "roster_revision"),
         (12, "health_probe"),
+        (13, "message_events"),
     ]
     assert after == before
 

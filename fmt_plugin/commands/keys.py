@@ -32,7 +32,8 @@ COLUMN_LABELS = {
     "indicator_statuses.payload": "statuts mémorisés",
     "hl7_messages.origin": "origines des messages HL7",
     "hl7_messages.raw": "messages HL7",
-    "clinical_events.payload": "actes et résultats",
+    "hl7_messages.events": "actes et résultats",
+    "clinical_events.payload": "actes et résultats (ancien format)",
     "recall_messages.content": "rappels",
 }
 #: Progress lines printed by a foreground re-encryption, at most.

@@ -309,11 +309,20 @@ def _counts(conn: sqlite3.Connection) -> dict[str, int]:
         str(row[0])
         for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     }
-    return {
+    counts = {
         table: int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608 -- constant names
         for table in COUNTED_TABLES
         if table in present
     }
+    if "clinical_events" in counts and _has_column(conn, "hl7_messages", "event_count"):
+        # Since schema 13 a message holds its events; legacy rows are counted with them.
+        packed = conn.execute("SELECT coalesce(sum(event_count), 0) FROM hl7_messages")
+        counts["clinical_events"] += int(packed.fetchone()[0])
+    return counts
+
+
+def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
 
 
 def _keep_aside(store_path: Path, suffix: str) -> Path | None:

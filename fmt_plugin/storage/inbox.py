@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,12 +24,17 @@ from fmt_plugin.clinical import (
     EventState,
     StoredClinicalEvent,
 )
-from fmt_plugin.errors import DecryptionError
+from fmt_plugin.errors import DecryptionError, StoreError
 from fmt_plugin.model import StoredEvent
 from fmt_plugin.storage.crypto import FieldCipher
 
 MESSAGES = "hl7_messages"
 EVENTS = "clinical_events"
+#: The field (AAD) of a message's events, in `hl7_messages`.
+EVENTS_FIELD = "events"
+#: The key of the event-id counter in `_last_ids`.
+EVENT_IDS = "event_id"
+_PACKED_COLUMNS = "message_id, patient_id, first_event_id, events"
 DIGEST_KIND = "hl7-message"
 EVENT_KEY_KIND = "clinical-event"
 _KEY_SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in an HL7 value
@@ -128,8 +133,6 @@ class Hl7Inbox:
         # Writes of the current transaction, flushed together by `flush()`.
         self._pending_messages: list[tuple[Any, ...]] = []
         self._pending_records: dict[tuple[bytes, str, str], MessageRecord] = {}
-        self._pending_events: list[tuple[Any, ...]] = []
-        self._pending_supersessions: list[tuple[Any, ...]] = []
         self._pending_duplicates: Counter[int] = Counter()
         self._prefetched_digests: set[bytes] = set()
         self._prefetched: dict[tuple[bytes, str, str], MessageRecord] = {}
@@ -201,8 +204,10 @@ class Hl7Inbox:
         events: Sequence[ClinicalEvent],
     ) -> tuple[int, list[StoredEvent]]:
         """Store an integrated message and its events; return its id and the events stored."""
-        message_id = self._insert_message(message, digest, None, patient_id)
-        return message_id, self._add_events(message_id, patient_id, events)
+        message_id = self._next_id("message_id", MESSAGES)
+        packed, stored = self._pack_events(message_id, patient_id, events)
+        self._insert_message(message, digest, None, patient_id, message_id, packed)
+        return message_id, stored
 
     def add_quarantined(
         self, message: ReceivedMessage, digest: bytes, rejection: Rejection
@@ -218,15 +223,17 @@ class Hl7Inbox:
         at: str,
     ) -> list[StoredEvent]:
         """Integrate a quarantined message on replay: its events are stored now."""
+        packed, stored = self._pack_events(message_id, patient_id, events)
         # An integrated message is no longer discarded: the audit log keeps that it was.
         self._conn.execute(
             "UPDATE hl7_messages SET state = 'accepted', ack_code = 'AA',"
             " error_code = NULL, error_location = NULL, application_error = NULL,"
             " reason = NULL, patient_id = ?, replayed_at = ?, discarded_at = NULL,"
-            " discarded_by = NULL WHERE message_id = ?",
-            (patient_id, at, message_id),
+            " discarded_by = NULL, first_event_id = ?, event_count = ?, events = ?"
+            " WHERE message_id = ?",
+            (patient_id, at, *packed, message_id),
         )
-        return self._add_events(message_id, patient_id, events)
+        return stored
 
     def requarantine(self, message_id: int, rejection: Rejection, at: str) -> None:
         """Record that a replay failed again, with the new reason."""
@@ -324,33 +331,68 @@ class Hl7Inbox:
     def events_of(self, patient_id: str) -> list[StoredClinicalEvent]:
         """The patient's current events (neither superseded nor withdrawn), oldest first."""
         rows = self._conn.execute(
-            "SELECT event_id, message_id, patient_id, state, payload"
-            " FROM clinical_events WHERE patient_id = ? AND state = 'current'"
-            " ORDER BY event_id",
+            f"SELECT {_PACKED_COLUMNS} FROM hl7_messages"  # noqa: S608 -- constant
+            " WHERE patient_id = ? AND first_event_id IS NOT NULL"
+            " ORDER BY first_event_id",
             (patient_id,),
         ).fetchall()
-        return [self._event(row) for row in rows]
+        return _current(_resolved(self._unpacked(rows)))
 
     def current_events_by_patient(self) -> dict[str, list[StoredClinicalEvent]]:
         """Every current event, grouped by patient id (one pass for a whole practice)."""
-        grouped: dict[str, list[StoredClinicalEvent]] = {}
         rows = self._conn.execute(
-            "SELECT event_id, message_id, patient_id, state, payload"
-            " FROM clinical_events WHERE state = 'current' ORDER BY event_id"
+            f"SELECT {_PACKED_COLUMNS} FROM hl7_messages"  # noqa: S608 -- constant
+            " WHERE first_event_id IS NOT NULL ORDER BY first_event_id"
         ).fetchall()
-        for row in rows:
-            stored = self._event(row)
+        grouped: dict[str, list[StoredClinicalEvent]] = {}
+        for stored in _current(_resolved(self._unpacked(rows))):
             grouped.setdefault(stored.patient_id, []).append(stored)
         return grouped
 
     def events_of_message(self, message_id: int) -> list[StoredClinicalEvent]:
-        """Every event a message brought, whatever its state now."""
+        """Every event a message brought, with its state now (read among its patient's)."""
+        row = self._conn.execute(
+            "SELECT patient_id FROM hl7_messages"
+            " WHERE message_id = ? AND first_event_id IS NOT NULL",
+            (message_id,),
+        ).fetchone()
+        if row is None:
+            return []
+        rows = self._conn.execute(
+            f"SELECT {_PACKED_COLUMNS} FROM hl7_messages"  # noqa: S608 -- constant
+            " WHERE patient_id = ? AND first_event_id IS NOT NULL"
+            " ORDER BY first_event_id",
+            (row[0],),
+        ).fetchall()
+        return [
+            e for e in _resolved(self._unpacked(rows)) if e.message_id == message_id
+        ]
+
+    def event_count(self) -> int:
+        """How many events the stored messages brought, whatever their state."""
+        row = self._conn.execute(
+            "SELECT coalesce(sum(event_count), 0) FROM hl7_messages"
+        ).fetchone()
+        return int(row[0])
+
+    def pack_legacy_events(self) -> int:
+        """Move the rows of `clinical_events` (stores before schema 13) into their message.
+
+        Runs inside the caller's transaction; returns how many events moved. Each message's
+        events keep their ids, which earlier versions numbered one after the other.
+        """
         rows = self._conn.execute(
             "SELECT event_id, message_id, patient_id, state, payload"
-            " FROM clinical_events WHERE message_id = ? ORDER BY event_id",
-            (message_id,),
+            " FROM clinical_events ORDER BY event_id"
         ).fetchall()
-        return [self._event(row) for row in rows]
+        by_message: dict[int, list[StoredClinicalEvent]] = {}
+        for row in rows:
+            stored = self._legacy_event(row)
+            by_message.setdefault(stored.message_id, []).append(stored)
+        for message_id, stored_events in by_message.items():
+            self._repack(message_id, stored_events)
+        self._conn.execute("DELETE FROM clinical_events")
+        return len(rows)
 
     # --- internals ---------------------------------------------------------------------
 
@@ -360,8 +402,11 @@ class Hl7Inbox:
         digest: bytes,
         rejection: Rejection | None,
         patient_id: str | None,
+        message_id: int | None = None,
+        packed: tuple[int | None, int, bytes | None] = (None, 0, None),
     ) -> int:
-        message_id = self._next_id("message_id", MESSAGES)
+        if message_id is None:
+            message_id = self._next_id("message_id", MESSAGES)
         record_id = str(message_id)
         origin = (
             self._cipher.encrypt(
@@ -412,46 +457,70 @@ class Hl7Inbox:
                 patient_id,
                 origin,
                 raw,
+                *packed,
             )
         )
         return message_id
 
-    def _add_events(
-        self, message_id: int, patient_id: str, events: Iterable[ClinicalEvent]
-    ) -> list[StoredEvent]:
-        stored: list[StoredEvent] = []
-        for event in events:
-            key = self._event_key(patient_id, event)
-            event_id = self._next_id("event_id", EVENTS)
-            withdrawn = event.action is EventAction.WITHDRAW
-            state = EventState.WITHDRAWN if withdrawn else EventState.CURRENT
-            payload = json.dumps(event.to_dict(), sort_keys=True, ensure_ascii=False)
-            encrypted = self._cipher.encrypt(
-                payload.encode(),
-                table=EVENTS,
-                record_id=_event_record_id(event_id, patient_id),
-                field="payload",
+    def _pack_events(
+        self, message_id: int, patient_id: str, events: Sequence[ClinicalEvent]
+    ) -> tuple[tuple[int | None, int, bytes | None], list[StoredEvent]]:
+        """The message's events as its three columns, and as the events stored."""
+        if not events:
+            return (None, 0, None), []
+        first = self._next_event_ids(len(events))
+        plain = json.dumps(
+            [event.to_dict() for event in events], sort_keys=True, ensure_ascii=False
+        )
+        packed = self._cipher.encrypt(
+            plain.encode("utf-8"),
+            table=MESSAGES,
+            record_id=_events_record_id(message_id, patient_id, first),
+            field=EVENTS_FIELD,
+        )
+        stored = [
+            StoredEvent(first + index, patient_id, event.kind)
+            for index, event in enumerate(events)
+        ]
+        return (first, len(events), packed), stored
+
+    def _repack(self, message_id: int, legacy: list[StoredClinicalEvent]) -> None:
+        first = legacy[0].event_id
+        if [e.event_id for e in legacy] != list(range(first, first + len(legacy))):
+            raise StoreError(
+                f"message n° {message_id} : numéros d'événements non consécutifs,"
+                " migration impossible"
             )
-            self._pending_events.append(
-                (
-                    event_id,
-                    message_id,
-                    patient_id,
-                    event.kind.value,
-                    key,
-                    state.value,
-                    encrypted,
-                )
-            )
-            # Earlier versions of this observation step aside: superseded by the newer
-            # version, or withdrawn with it. Only *earlier* ids, so the order in which the
-            # updates run does not matter when one batch corrects its own result.
-            previous = EventState.WITHDRAWN if withdrawn else EventState.SUPERSEDED
-            self._pending_supersessions.append(
-                (previous.value, event_id, key, event_id)
-            )
-            stored.append(StoredEvent(event_id, patient_id, event.kind))
-        return stored
+        patient_id = legacy[0].patient_id
+        plain = json.dumps(
+            [e.event.to_dict() for e in legacy], sort_keys=True, ensure_ascii=False
+        )
+        packed = self._cipher.encrypt(
+            plain.encode("utf-8"),
+            table=MESSAGES,
+            record_id=_events_record_id(message_id, patient_id, first),
+            field=EVENTS_FIELD,
+        )
+        self._conn.execute(
+            "UPDATE hl7_messages SET first_event_id = ?, event_count = ?, events = ?"
+            " WHERE message_id = ?",
+            (first, len(legacy), packed, message_id),
+        )
+
+    def _next_event_ids(self, count: int) -> int:
+        """The first of `count` new consecutive event ids (under the write lock)."""
+        last = self._last_ids.get(EVENT_IDS)
+        if last is None:
+            row = self._conn.execute(
+                "SELECT first_event_id + event_count - 1 FROM hl7_messages"
+                " WHERE first_event_id IS NOT NULL ORDER BY first_event_id DESC LIMIT 1"
+            ).fetchone()
+            legacy = self._conn.execute(
+                "SELECT coalesce(max(event_id), 0) FROM clinical_events"
+            ).fetchone()
+            last = max(int(row[0]) if row else 0, int(legacy[0]))
+        self._last_ids[EVENT_IDS] = last + count
+        return last + 1
 
     def flush(self) -> None:
         """Write what this transaction added, in a few statements (before the commit)."""
@@ -459,20 +528,10 @@ class Hl7Inbox:
             self._conn.executemany(
                 "INSERT INTO hl7_messages (message_id, sender, control_id, digest,"
                 " message_type, channel, received_at, state, ack_code, error_code,"
-                " error_location, application_error, reason, patient_id, origin, raw)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " error_location, application_error, reason, patient_id, origin, raw,"
+                " first_event_id, event_count, events)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self._pending_messages,
-            )
-        if self._pending_events:
-            self._conn.executemany(
-                "INSERT INTO clinical_events (event_id, message_id, patient_id, kind,"
-                " event_key, state, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                self._pending_events,
-            )
-            self._conn.executemany(
-                "UPDATE clinical_events SET state = ?, replaced_by = ?"
-                " WHERE event_key = ? AND state = 'current' AND event_id < ?",
-                self._pending_supersessions,
             )
         if self._pending_duplicates:
             self._conn.executemany(
@@ -481,17 +540,11 @@ class Hl7Inbox:
                 [(n, i) for i, n in self._pending_duplicates.items()],
             )
 
-    def _event_key(self, patient_id: str, event: ClinicalEvent) -> bytes:
-        parts = (patient_id, event.kind.value, *event.identity)
-        return self._cipher.blind_index(EVENT_KEY_KIND, _KEY_SEPARATOR.join(parts))
-
     def reset(self) -> None:
         """Forget a finished transaction: pending writes, counted ids, prefetched digests."""
         self._last_ids.clear()
         self._pending_messages.clear()
         self._pending_records.clear()
-        self._pending_events.clear()
-        self._pending_supersessions.clear()
         self._pending_duplicates.clear()
         self._prefetched_digests.clear()
         self._prefetched.clear()
@@ -509,7 +562,25 @@ class Hl7Inbox:
         self._last_ids[table] = last + 1
         return last + 1
 
-    def _event(self, row: tuple[Any, ...]) -> StoredClinicalEvent:
+    def _unpacked(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[_Packed]:
+        for message_id, patient_id, first, value in rows:
+            plain = self._decrypt(
+                value,
+                MESSAGES,
+                _events_record_id(message_id, patient_id, first),
+                EVENTS_FIELD,
+            )
+            try:
+                events = [
+                    ClinicalEvent.from_dict(item)
+                    for item in json.loads(plain.decode("utf-8"))
+                ]
+            except (UnicodeDecodeError, ValueError, TypeError, KeyError):
+                # Authenticated yet unreadable: written by a bug, reported like any bad value.
+                raise DecryptionError() from None
+            yield _Packed(int(message_id), str(patient_id), int(first), events)
+
+    def _legacy_event(self, row: tuple[Any, ...]) -> StoredClinicalEvent:
         event_id, message_id, patient_id, state, payload = row
         if not isinstance(payload, bytes):
             raise DecryptionError()
@@ -541,8 +612,66 @@ def normalized_content(raw: bytes) -> bytes:
 
 
 def _event_record_id(event_id: int, patient_id: str) -> str:
-    """The AAD record id: the row and its patient, so moving an event breaks it."""
+    """The AAD record id of a legacy event row: the row and its patient."""
     return f"{event_id:d}/{patient_id}"
+
+
+def _events_record_id(message_id: int, patient_id: str, first_event_id: int) -> str:
+    """The AAD record id of a message's events: the message, its patient, its first id.
+
+    Moving the ciphertext to another message or patient, or renumbering its events in the
+    clear column, makes it fail to decrypt.
+    """
+    return f"{message_id:d}/{patient_id}/{first_event_id:d}"
+
+
+@dataclass(frozen=True)
+class _Packed:
+    """One message's events, decrypted, in segment order."""
+
+    message_id: int
+    patient_id: str
+    first_event_id: int
+    events: list[ClinicalEvent]
+
+
+def _resolved(messages: Iterable[_Packed]) -> list[StoredClinicalEvent]:
+    """Every event with its state, from messages given in event-id order.
+
+    The latest version of an observation (same patient, kind and identity) is current,
+    earlier ones superseded; a withdrawal retracts the version before it and is withdrawn
+    itself. This is what earlier versions wrote with an UPDATE at each commit.
+    """
+    events: list[tuple[int, int, str, ClinicalEvent]] = [
+        (packed.first_event_id + index, packed.message_id, packed.patient_id, event)
+        for packed in messages
+        for index, event in enumerate(packed.events)
+    ]
+    following: dict[tuple[str, ...], ClinicalEvent] = {}
+    resolved: list[StoredClinicalEvent] = []
+    for event_id, message_id, patient_id, event in reversed(events):
+        key = (patient_id, event.kind.value, *event.identity)
+        state = _state(event, following.get(key))
+        following[key] = event
+        resolved.append(
+            StoredClinicalEvent(event_id, message_id, patient_id, state, event)
+        )
+    resolved.reverse()
+    return resolved
+
+
+def _state(event: ClinicalEvent, next_version: ClinicalEvent | None) -> EventState:
+    if event.action is EventAction.WITHDRAW:
+        return EventState.WITHDRAWN
+    if next_version is None:
+        return EventState.CURRENT
+    if next_version.action is EventAction.WITHDRAW:
+        return EventState.WITHDRAWN
+    return EventState.SUPERSEDED
+
+
+def _current(events: Iterable[StoredClinicalEvent]) -> list[StoredClinicalEvent]:
+    return [e for e in events if e.state is EventState.CURRENT]
 
 
 def _record(row: tuple[Any, ...]) -> MessageRecord:

@@ -45,6 +45,12 @@ ENCRYPTED_COLUMNS = (
     EncryptedColumn("indicator_statuses", "payload", "patient_id"),
     EncryptedColumn("hl7_messages", "origin", "CAST(message_id AS TEXT)"),
     EncryptedColumn("hl7_messages", "raw", "CAST(message_id AS TEXT)"),
+    EncryptedColumn(
+        "hl7_messages",
+        "events",
+        "message_id || '/' || patient_id || '/' || first_event_id",
+    ),
+    # Rows of stores before schema 13, moved into their message when the store is opened.
     EncryptedColumn("clinical_events", "payload", "event_id || '/' || patient_id"),
     EncryptedColumn("recall_messages", "content", "recall_id || '/' || patient_id"),
 )

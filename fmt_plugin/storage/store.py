@@ -213,13 +213,28 @@ class Store:
             conn.close()
             raise
         store = cls(path, conn, keyring, anchor)
-        if anchor is not None:
-            try:
+        try:
+            store._pack_legacy_events()
+            if anchor is not None:
                 store._start_anchoring()
-            except BaseException:
-                conn.close()
-                raise
+        except BaseException:
+            conn.close()
+            raise
         return store
+
+    def _pack_legacy_events(self) -> None:
+        """Move events stored one row each (before schema 13) into their messages, once.
+
+        One transaction, no audit entry: the data moves, nothing about a patient changes.
+        """
+        if (
+            self._conn.execute("SELECT 1 FROM clinical_events LIMIT 1").fetchone()
+            is None
+        ):
+            return
+        with self._write():
+            moved = self.inbox.pack_legacy_events()
+        log.info("store migrated: %d event(s) moved into their messages", moved)
 
     def ping(self) -> bool:
         """True when the database answers a query that reads its schema (for health checks)."""
