@@ -26,7 +26,7 @@ from fmt_plugin.hl7.extract import MessageContent, extract_content
 from fmt_plugin.hl7.reference import parse_with_hl7apy
 from fmt_plugin.model import StoredEvent
 from fmt_plugin.storage import Store
-from fmt_plugin.storage.inbox import ReceivedMessage, Rejection
+from fmt_plugin.storage.inbox import ReceivedMessage, Rejection, encode_events
 from fmt_plugin.timezone import PARIS
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ class PreparedMessage:
     content: MessageContent | None = None
     rejection: Rejection | None = None
     patient_id: str | None = None
+    #: `inbox.encode_events` of the content's events, made with the parsing.
+    encoded_events: bytes | None = None
 
 
 class Ingestor:
@@ -251,6 +253,9 @@ class Ingestor:
             item.content = extract_content(message)
         except Hl7Error as exc:
             item.rejection = self._rejection(exc)
+            return item
+        # Here, not in the transaction: for a large message this is the long part.
+        item.encoded_events = encode_events(item.content.events)
         return item
 
     def _rewritten(self, message: Message, sender: str) -> Message:
@@ -297,7 +302,7 @@ class Ingestor:
             )
         content, patient_id = _integrable(item)
         message_id, events = inbox.add_accepted(
-            received, digest, patient_id, content.events
+            received, digest, patient_id, content.events, item.encoded_events
         )
         return IngestOutcome(
             Disposition.ACCEPTED,

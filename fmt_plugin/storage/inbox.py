@@ -202,10 +202,14 @@ class Hl7Inbox:
         digest: bytes,
         patient_id: str,
         events: Sequence[ClinicalEvent],
+        encoded: bytes | None = None,
     ) -> tuple[int, list[StoredEvent]]:
-        """Store an integrated message and its events; return its id and the events stored."""
+        """Store an integrated message and its events; return its id and the events stored.
+
+        `encoded`, when given, is `encode_events(events)`, made before the transaction.
+        """
         message_id = self._next_id("message_id", MESSAGES)
-        packed, stored = self._pack_events(message_id, patient_id, events)
+        packed, stored = self._pack_events(message_id, patient_id, events, encoded)
         self._insert_message(message, digest, None, patient_id, message_id, packed)
         return message_id, stored
 
@@ -463,17 +467,21 @@ class Hl7Inbox:
         return message_id
 
     def _pack_events(
-        self, message_id: int, patient_id: str, events: Sequence[ClinicalEvent]
+        self,
+        message_id: int,
+        patient_id: str,
+        events: Sequence[ClinicalEvent],
+        encoded: bytes | None = None,
     ) -> tuple[tuple[int | None, int, bytes | None], list[StoredEvent]]:
-        """The message's events as its three columns, and as the events stored."""
+        """The message's events as its three columns, and as the events stored.
+
+        `encoded` is `encode_events(events)` made beforehand, off the store's thread.
+        """
         if not events:
             return (None, 0, None), []
         first = self._next_event_ids(len(events))
-        plain = json.dumps(
-            [event.to_dict() for event in events], sort_keys=True, ensure_ascii=False
-        )
         packed = self._cipher.encrypt(
-            plain.encode("utf-8"),
+            encoded if encoded is not None else encode_events(events),
             table=MESSAGES,
             record_id=_events_record_id(message_id, patient_id, first),
             field=EVENTS_FIELD,
@@ -492,11 +500,8 @@ class Hl7Inbox:
                 " migration impossible"
             )
         patient_id = legacy[0].patient_id
-        plain = json.dumps(
-            [e.event.to_dict() for e in legacy], sort_keys=True, ensure_ascii=False
-        )
         packed = self._cipher.encrypt(
-            plain.encode("utf-8"),
+            encode_events([e.event for e in legacy]),
             table=MESSAGES,
             record_id=_events_record_id(message_id, patient_id, first),
             field=EVENTS_FIELD,
@@ -602,6 +607,13 @@ class Hl7Inbox:
         return self._cipher.decrypt(
             value, table=table, record_id=record_id, field=field
         )
+
+
+def encode_events(events: Sequence[ClinicalEvent]) -> bytes:
+    """The plaintext of a message's events (JSON), before it is encrypted into its row."""
+    return json.dumps(
+        [event.to_dict() for event in events], sort_keys=True, ensure_ascii=False
+    ).encode("utf-8")
 
 
 def normalized_content(raw: bytes) -> bytes:
