@@ -219,6 +219,25 @@ def test_hook_fmt_match_patient(config, installation):
         assert match(identifiers=[unknown_ins, local]) is None
 
 
+def test_the_built_in_matcher_follows_a_sync_made_by_another_connection(config):
+    """A running listener's matcher sees the roster a `sync` changed since it last looked."""
+    keyring = load_key_file(config.store.key_file)
+    patients = collect_roster(
+        build_plugin_manager(config, load_entry_points=False), date(2026, 3, 15)
+    ).patients
+    q05 = PatientIdentifier("271020905620548", "INS", INS_OID)
+    with Store.open(config.store.path, keyring) as listener:
+        matcher = StorePatientMatcher(listener)
+        assert matcher.fmt_match_patient(identifiers=[q05]) is None  # not synced yet
+        with Store.open(config.store.path, keyring) as command:
+            command.sync_roster(patients, actor="test")
+        assert matcher.fmt_match_patient(identifiers=[q05]) == "Q05"
+        with Store.open(config.store.path, keyring) as command:
+            others = [p for p in patients if p.patient_id != "Q05"]
+            command.sync_roster(others, actor="test")
+        assert matcher.fmt_match_patient(identifiers=[q05]) is None  # retired
+
+
 def test_vendor_matcher_wins_over_the_built_in(config):
     """A vendor's fmt_match_patient answer is taken before the built-in one."""
 

@@ -7,6 +7,7 @@ is not matched (the caller quarantines it); guessing a patient is worse than ask
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fmt_plugin import __version__
@@ -41,12 +42,45 @@ def _issued_by(identifier: PatientIdentifier, authorities: frozenset[str]) -> bo
     return bool(parts & authorities)
 
 
+@dataclass(frozen=True)
+class _RosterIndex:
+    """The roster's INS blind indexes and ids, as of one roster revision."""
+
+    revision: int
+    #: INS blind index -> the active patients holding it.
+    by_ins: dict[bytes, list[str]]
+    #: Every stored patient id, active or not.
+    known: frozenset[str]
+
+    @classmethod
+    def read(cls, store: Store, revision: int) -> _RosterIndex:
+        by_ins: dict[bytes, list[str]] = {}
+        known = []
+        for patient_id, ins_index, active in store.roster_keys():
+            known.append(patient_id)
+            if active and ins_index is not None:
+                by_ins.setdefault(ins_index, []).append(patient_id)
+        return cls(revision, by_ins, frozenset(known))
+
+
 class StorePatientMatcher:
-    """Matches against the patients synchronised into the store."""
+    """Matches against the patients synchronised into the store.
+
+    The roster's blind indexes are kept in memory and read again whenever the roster's
+    revision moves (a `sync`, from this process or another): a message costs a dictionary
+    lookup, not a query and a decryption.
+    """
 
     def __init__(self, store: Store, practice_authorities: Sequence[str] = ()) -> None:
         self._store = store
         self._authorities = frozenset(practice_authorities)
+        self._index: _RosterIndex | None = None
+
+    def _roster(self) -> _RosterIndex:
+        revision = self._store.roster_revision()
+        if self._index is None or self._index.revision != revision:
+            self._index = _RosterIndex.read(self._store, revision)
+        return self._index
 
     @hookimpl
     def fmt_adapter_info(self) -> AdapterInfo:
@@ -60,17 +94,18 @@ class StorePatientMatcher:
     @hookimpl(trylast=True)
     def fmt_match_patient(self, identifiers: Sequence[PatientIdentifier]) -> str | None:
         """One patient id when every usable identifier points to that same patient."""
+        roster = self._roster()
         by_ins = {
             pid
             for ident in identifiers
             if is_ins_identifier(ident)
-            for pid in self._store.find_patient_ids_by_ins(ident.value)
+            for pid in roster.by_ins.get(self._store.ins_index(ident.value) or b"", [])
         }
         by_local = {
             ident.value
             for ident in identifiers
             if is_practice_identifier(ident, self._authorities)
-            and self._store.get_patient(ident.value) is not None
+            and ident.value in roster.known
         }
         has_ins = any(is_ins_identifier(ident) for ident in identifiers)
         # An INS we do not know is "unknown patient" even if a local id matches: the ANS rule.

@@ -391,6 +391,20 @@ class Store:
         for row in self._rows(active_only=active_only):
             yield Patient.from_dict(self._decrypt_identity(row))
 
+    def roster_keys(self) -> list[tuple[str, bytes | None, bool]]:
+        """(patient id, INS blind index, active) of every stored patient, in id order.
+
+        What an in-memory patient matcher needs: no identity is decrypted.
+        """
+        rows = self._conn.execute(
+            "SELECT patient_id, ins_index, active FROM patients ORDER BY patient_id"
+        ).fetchall()
+        return [(str(pid), index, bool(active)) for pid, index, active in rows]
+
+    def ins_index(self, ins: str) -> bytes | None:
+        """The blind index `roster_keys` holds for this INS (None for an empty one)."""
+        return self._ins_index(ins)
+
     def find_patient_ids_by_ins(
         self, ins: str, *, active_only: bool = True
     ) -> list[str]:
