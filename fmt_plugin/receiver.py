@@ -91,8 +91,11 @@ class IngestReceiver:
             self._executor, function
         )
 
-    async def handle_frame(self, payload: bytes, peer: PeerInfo) -> bytes | None:
-        """Commit the message, then return its ACK (None if the sender wants none).
+    async def handle_frame(self, payload: bytes, peer: PeerInfo) -> Sequence[bytes]:
+        """Commit the message, then return its ACK(s), in sending order.
+
+        One ACK in original mode; in enhanced mode the accept ACK and/or the application
+        ACK that MSH-15/16 ask for, possibly none.
 
         Raises when the store could not commit: the listener then closes the connection
         without an ACK, and the sender sends the message again.
@@ -103,7 +106,7 @@ class IngestReceiver:
         origin = f"{peer.host}:{peer.port}"
         await self._queue.put(_Pending(Incoming(payload, "mllp", origin), future))
         outcome = await future
-        return outcome.ack
+        return () if outcome.ack is None else (outcome.ack,)
 
     def reject_oversize(self, head: bytes, peer: PeerInfo) -> bytes:
         """AR for a frame over the size limit; the message itself cannot be kept."""
