@@ -106,7 +106,7 @@ class IngestReceiver:
         origin = f"{peer.host}:{peer.port}"
         await self._queue.put(_Pending(Incoming(payload, "mllp", origin), future))
         outcome = await future
-        return () if outcome.ack is None else (outcome.ack,)
+        return outcome.acks
 
     def reject_oversize(self, head: bytes, peer: PeerInfo) -> bytes:
         """AR for a frame over the size limit; the message itself cannot be kept."""
