@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PUBLIC_SCENARIO
+from hl7apy.parser import parse_message as hl7apy_parse
 
 from fmt_plugin.ingest import Incoming
 from fmt_plugin.installation import open_installation
@@ -99,9 +100,16 @@ class Ack:
 
     @classmethod
     def parse(cls, payload: bytes) -> Ack:
-        lines = {s[:3]: s.split("|") for s in payload.decode().split("\r") if s}
-        header = lines["MSH"] + [""] * 20
-        return cls(header[9], header[14], header[15], lines["MSA"][1], lines["MSA"][2])
+        """Read by hl7apy, so that an ACK it could not parse fails the test."""
+        parsed = hl7apy_parse(payload.decode(), find_groups=False)
+        msh, msa = parsed.msh, parsed.msa
+        return cls(
+            msh.msh_10.value,
+            msh.msh_15.value,
+            msh.msh_16.value,
+            msa.msa_1.value,
+            msa.msa_2.value,
+        )
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,11 @@
 
 Original mode (MSH-15 and MSH-16 empty) gets one ACK, AA/AE/AR. Enhanced mode gets the accept
 ACK (CA/CE/CR) as MSH-15 asks, then the application ACK (AA/AE/AR, its own MSH-10) as MSH-16
-asks (HL7 2.5 §2.9.3, table 0155). MSA-2 always echoes the received MSH-10; the header swaps sender and receiver and echoes
-MSH-11, MSH-12, MSH-17 and MSH-18 (the ANS examples' rule), in the sender's own encoding
-characters and charset. Built by hand rather than with hl7apy: an ACK is three segments, and
-it sits on the latency path of every message (the tests parse every ACK back with hl7apy).
+asks (HL7 2.5 §2.9.3, table 0155). MSA-2 always echoes the received MSH-10; the header swaps
+sender and receiver and echoes MSH-11, MSH-12, MSH-17 and MSH-18 (the ANS examples' rule), in
+the sender's own encoding characters and charset. Built by hand rather than with hl7apy: an
+ACK is three segments, and it sits on the latency path of every message (the tests parse
+every ACK back with hl7apy).
 """
 
 from __future__ import annotations
