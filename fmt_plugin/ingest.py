@@ -68,16 +68,22 @@ class IngestSettings:
 
 @dataclass(frozen=True)
 class IngestOutcome:
-    """The result for one message; `ack` is None when the sender asked for no answer."""
+    """The result for one message.
+
+    `ack_code` is the outcome (AA, AE or AR) whatever the mode. `acks` are the ACK payloads
+    to send, in order: one in original mode; in enhanced mode the accept ACK and/or the
+    application ACK the sender asked for, none if it asked for neither (and none when the
+    ingest was not asked to acknowledge).
+    """
 
     disposition: Disposition
     ack_code: str
-    ack: bytes | None
     control_id: str
     message_id: int | None = None
     patient_id: str | None = None
     events: tuple[StoredEvent, ...] = ()
     rejection: Rejection | None = None
+    acks: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -283,7 +289,6 @@ class Ingestor:
             return IngestOutcome(
                 Disposition.DUPLICATE,
                 known.ack_code,
-                None,
                 received.control_id,
                 known.message_id,
                 known.patient_id,
@@ -295,7 +300,6 @@ class Ingestor:
             return IngestOutcome(
                 Disposition.QUARANTINED,
                 item.rejection.ack_code,
-                None,
                 received.control_id,
                 message_id,
                 rejection=item.rejection,
@@ -307,7 +311,6 @@ class Ingestor:
         return IngestOutcome(
             Disposition.ACCEPTED,
             "AA",
-            None,
             received.control_id,
             message_id,
             patient_id,
@@ -331,13 +334,12 @@ class Ingestor:
     def _with_ack(
         self, item: PreparedMessage, outcome: IngestOutcome, now: datetime
     ) -> IngestOutcome:
-        accepted = outcome.ack_code == "AA"
-        if not item.header.wants_accept_ack(accepted):
-            return outcome
-        payload = ack.build_ack(
+        # A duplicate is answered from its own header with the first copy's outcome: the
+        # same ACK(s) the first copy got, in either mode.
+        payloads = ack.build_acks(
             item.header, outcome.ack_code, outcome.rejection, now=now
         )
-        return dataclasses.replace(outcome, ack=payload)
+        return dataclasses.replace(outcome, acks=payloads)
 
     def _log(self, outcome: IngestOutcome) -> None:
         # MSH-10 and the internal patient id only: the reason names fields, never values.

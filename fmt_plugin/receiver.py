@@ -109,8 +109,11 @@ class IngestReceiver:
             self._executor, function
         )
 
-    async def handle_frame(self, payload: bytes, peer: PeerInfo) -> bytes | None:
-        """Commit the message, then return its ACK (None if the sender wants none).
+    async def handle_frame(self, payload: bytes, peer: PeerInfo) -> Sequence[bytes]:
+        """Commit the message, then return its ACK(s), in sending order.
+
+        One ACK in original mode; in enhanced mode the accept ACK and/or the application
+        ACK that MSH-15/16 ask for, possibly none.
 
         Raises when the store could not commit: the listener then closes the connection
         without an ACK, and the sender sends the message again.
@@ -125,7 +128,7 @@ class IngestReceiver:
             )
         await self._queue.put(pending)
         outcome = await future
-        return outcome.ack
+        return outcome.acks
 
     def reject_oversize(self, head: bytes, peer: PeerInfo) -> bytes:
         """AR for a frame over the size limit; the message itself cannot be kept."""

@@ -103,6 +103,12 @@ def ingest_one(practice: Installation, raw: bytes, **settings: object):
     return outcome
 
 
+def the_ack(outcome) -> bytes:
+    """The one ACK an outcome carries (original mode, or enhanced mode with one due)."""
+    (payload,) = outcome.acks
+    return payload
+
+
 def ack_segments(payload: bytes) -> dict[str, list[str]]:
     lines = [s for s in payload.decode().split("\r") if s]
     return {line[:3]: line.split("|") for line in lines}
@@ -113,13 +119,13 @@ def test_a_result_for_a_known_patient_is_accepted_with_aa_echoing_msh10(practice
     outcome = ingest_one(practice, oru("H42"))
     assert outcome.disposition is Disposition.ACCEPTED
     assert outcome.patient_id == "Q06"
-    msa = ack_segments(outcome.ack)["MSA"]
+    msa = ack_segments(the_ack(outcome))["MSA"]
     assert msa[1:3] == ["AA", "H42"]
 
 
 def test_the_ack_swaps_sender_and_receiver_and_echoes_version(practice):
     """The ACK swaps sender and receiver and echoes version."""
-    header = ack_segments(ingest_one(practice, oru("H42")).ack)["MSH"]
+    header = ack_segments(the_ack(ingest_one(practice, oru("H42"))))["MSH"]
     assert header[2:6] == ["FMT", "CABINET", "LABO", "BIOLAB"]
     assert header[8] == "ACK^R01^ACK"
     assert header[10:12] == ["P", "2.5"]
@@ -128,7 +134,7 @@ def test_the_ack_swaps_sender_and_receiver_and_echoes_version(practice):
 def test_every_ack_parses_with_hl7apy(practice):
     """Every ACK parses with hl7apy."""
     for raw in (oru("P1"), oru("P2", ins=INS_UNKNOWN), b"garbage"):
-        payload = ingest_one(practice, raw).ack
+        payload = the_ack(ingest_one(practice, raw))
         parsed = hl7apy_parse(payload.decode().replace("\r", "\r"), find_groups=False)
         assert parsed.msa.msa_1.value in ("AA", "AE", "AR")
 
@@ -167,7 +173,7 @@ def test_a_duplicate_is_answered_aa_again_and_stored_once(practice):
     first = ingest_one(practice, oru("H42"))
     again = ingest_one(practice, oru("H42"))
     assert again.disposition is Disposition.DUPLICATE
-    assert ack_segments(again.ack)["MSA"][1:3] == ["AA", "H42"]
+    assert ack_segments(the_ack(again))["MSA"][1:3] == ["AA", "H42"]
     assert again.message_id == first.message_id
     assert len(practice.store.inbox.events_of("Q06")) == 1
     assert practice.store.inbox.counts() == {
@@ -207,7 +213,7 @@ def test_an_unknown_patient_is_quarantined_with_ae_and_ans_902(practice):
     """An unknown patient is quarantined with AE and ANS 902."""
     outcome = ingest_one(practice, oru("H47", ins=INS_UNKNOWN))
     assert outcome.disposition is Disposition.QUARANTINED
-    segments = ack_segments(outcome.ack)
+    segments = ack_segments(the_ack(outcome))
     assert segments["MSA"][1:3] == ["AE", "H47"]
     err = segments["ERR"]
     assert err[2] == "PID^1^3"
@@ -218,22 +224,22 @@ def test_an_unknown_patient_is_quarantined_with_ae_and_ans_902(practice):
 
 def test_a_message_without_ins_gets_ans_903(practice):
     """A message without INS gets ANS 903."""
-    err = ack_segments(ingest_one(practice, oru("H48", ins=None)).ack)["ERR"]
+    err = ack_segments(the_ack(ingest_one(practice, oru("H48", ins=None))))["ERR"]
     assert err[5].startswith("903^")
 
 
 def test_a_malformed_ins_gets_ans_905(practice):
     """A malformed INS gets ANS 905."""
-    err = ack_segments(ingest_one(practice, oru("H49", ins="148080905620658")).ack)[
-        "ERR"
-    ]
+    err = ack_segments(
+        the_ack(ingest_one(practice, oru("H49", ins="148080905620658")))
+    )["ERR"]
     assert err[5].startswith("905^")
 
 
 def test_a_missing_result_status_is_ae_101_located_at_obx_11(practice):
     """A missing result status is AE 101 located at OBX-11."""
     outcome = ingest_one(practice, oru("H50", status=""))
-    segments = ack_segments(outcome.ack)
+    segments = ack_segments(the_ack(outcome))
     assert segments["MSA"][1] == "AE"
     assert segments["ERR"][2] == "OBX^1^11"
     assert segments["ERR"][3].startswith("101^")
@@ -242,14 +248,14 @@ def test_a_missing_result_status_is_ae_101_located_at_obx_11(practice):
 def test_an_invalid_date_is_ae_102(practice):
     """An invalid date is AE 102."""
     outcome = ingest_one(practice, oru("H51", when="20251340"))
-    assert ack_segments(outcome.ack)["ERR"][3].startswith("102^")
+    assert ack_segments(the_ack(outcome))["ERR"][3].startswith("102^")
 
 
 def test_an_unsupported_message_type_is_ar_200_and_kept(practice):
     """An unsupported message type is AR 200 and kept."""
     raw = (msh("A1", "ADT^A01^ADT_A01") + "\r" + pid() + "\r").encode()
     outcome = ingest_one(practice, raw)
-    segments = ack_segments(outcome.ack)
+    segments = ack_segments(the_ack(outcome))
     assert segments["MSA"][1:3] == ["AR", "A1"]
     assert segments["ERR"][3].startswith("200^")
     assert practice.store.inbox.quarantined()[0].message_id == outcome.message_id
@@ -258,7 +264,7 @@ def test_an_unsupported_message_type_is_ar_200_and_kept(practice):
 def test_an_unsupported_version_is_ar_203_by_default(practice):
     """An unsupported version is AR 203 by default."""
     raw = oru("H52").replace(b"|P|2.5", b"|P|2.1")
-    segments = ack_segments(ingest_one(practice, raw).ack)
+    segments = ack_segments(the_ack(ingest_one(practice, raw)))
     assert segments["MSA"][1] == "AR"
     assert segments["ERR"][2] == "MSH^1^12"
     assert segments["ERR"][3].startswith("203^")
@@ -268,7 +274,7 @@ def test_an_unsupported_version_can_be_answered_ae_as_ans_does(practice):
     """An unsupported version can be answered AE as ANS does."""
     raw = oru("H52").replace(b"|P|2.5", b"|P|2.1")
     outcome = ingest_one(practice, raw, unsupported_version_ack="AE")
-    assert ack_segments(outcome.ack)["MSA"][1] == "AE"
+    assert ack_segments(the_ack(outcome))["MSA"][1] == "AE"
 
 
 def test_unparseable_bytes_are_ar_and_kept_in_quarantine(practice):
@@ -282,26 +288,26 @@ def test_unparseable_bytes_are_ar_and_kept_in_quarantine(practice):
 def test_a_broken_message_still_gets_its_msh10_echoed(practice):
     """A broken message still gets its MSH-10 echoed."""
     raw = b"MSH|^~\\&|LABO|BIOLAB|FMT|CABINET|2026||ORU^R01|BROKEN7|P|2.5\rPID|1\rOB X|bad"
-    segments = ack_segments(ingest_one(practice, raw).ack)
+    segments = ack_segments(the_ack(ingest_one(practice, raw)))
     assert segments["MSA"][1:3] == ["AR", "BROKEN7"]
 
 
 def test_enhanced_mode_answers_ca_after_commit(practice):
     """Enhanced mode answers CA after commit."""
     outcome = ingest_one(practice, oru("E1", header_tail="|||AL|NE"))
-    assert ack_segments(outcome.ack)["MSA"][1:3] == ["CA", "E1"]
+    assert ack_segments(the_ack(outcome))["MSA"][1:3] == ["CA", "E1"]
 
 
 def test_enhanced_mode_errors_are_ce(practice):
     """Enhanced mode errors are CE."""
     outcome = ingest_one(practice, oru("E2", ins=INS_UNKNOWN, header_tail="|||AL|NE"))
-    assert ack_segments(outcome.ack)["MSA"][1] == "CE"
+    assert ack_segments(the_ack(outcome))["MSA"][1] == "CE"
 
 
-def test_enhanced_mode_with_msh15_ne_gets_no_answer(practice):
-    """A sender in enhanced mode asking never to be answered (MSH-15 NE) gets no ACK."""
-    outcome = ingest_one(practice, oru("E3", header_tail="|||NE|AL"))
-    assert outcome.ack is None
+def test_enhanced_mode_with_msh15_and_msh16_ne_gets_no_answer(practice):
+    """A sender in enhanced mode asking never to be answered (MSH-15/16 NE) gets no ACK."""
+    outcome = ingest_one(practice, oru("E3", header_tail="|||NE|NE"))
+    assert outcome.acks == ()
     assert outcome.disposition is Disposition.ACCEPTED
 
 
@@ -427,4 +433,4 @@ def test_an_odd_message_type_is_not_quoted_in_the_reason(practice):
     outcome = ingest_one(practice, raw)
     assert outcome.ack_code == "AR"
     assert "DUPONT" not in outcome.rejection.reason
-    assert b"DUPONT JEAN" not in outcome.ack.split(b"\r", 1)[1]
+    assert b"DUPONT JEAN" not in the_ack(outcome).split(b"\r", 1)[1]

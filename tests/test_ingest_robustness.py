@@ -72,15 +72,44 @@ def test_every_corpus_message_gets_an_ack_echoing_its_control_id(practice):
         [Incoming(raw, "import") for _, raw in CORPUS_MESSAGES]
     )
     for (where, raw), outcome in zip(CORPUS_MESSAGES, outcomes, strict=True):
-        if outcome.ack is None:
-            # Only a sender in enhanced mode may ask for no accept ACK (MSH-15 NE/ER/SU).
+        if not outcome.acks:
+            # Only a sender in enhanced mode may ask for no ACK at all (MSH-15 and MSH-16
+            # NE, or ER/SU against the outcome).
             assert header_of_raw(raw).enhanced, where
             continue
-        fields = msa(outcome.ack)
-        assert fields[1] in (b"AA", b"AE", b"AR", b"CA", b"CE", b"CR"), where
-        header = MSH10.match(raw)
-        if header and outcome.ack_code != "AR":
-            assert fields[2] == header.group(2), where
+        for payload in outcome.acks:
+            fields = msa(payload)
+            assert fields[1] in (b"AA", b"AE", b"AR", b"CA", b"CE", b"CR"), where
+            header = MSH10.match(raw)
+            if header and outcome.ack_code != "AR":
+                assert fields[2] == header.group(2), where
+
+
+def asks_for_an_application_ack_only(raw: bytes) -> bool:
+    """MSH-15 NE and MSH-16 AL: the sender waits for the application ACK alone."""
+    header = header_of_raw(raw)
+    return (header.accept_ack_type, header.application_ack_type) == ("NE", "AL")
+
+
+CORPUS_APPLICATION_ONLY = [
+    (where, raw)
+    for where, raw in CORPUS_MESSAGES
+    if asks_for_an_application_ack_only(raw)
+]
+
+
+@pytest.mark.skipif(not CORPUS_MESSAGES, reason=f"third-party corpus absent: {CORPUS}")
+def test_corpus_messages_asking_only_for_an_application_ack_get_it(practice):
+    """The seven corpus messages with MSH-15 NE and MSH-16 AL each get one AA/AE/AR ACK."""
+    assert len(CORPUS_APPLICATION_ONLY) == 7
+    outcomes = ingestor(practice).ingest(
+        [Incoming(raw, "mllp") for _, raw in CORPUS_APPLICATION_ONLY]
+    )
+    for (where, raw), outcome in zip(CORPUS_APPLICATION_ONLY, outcomes, strict=True):
+        (payload,) = outcome.acks
+        fields = msa(payload)
+        assert fields[1].decode() == outcome.ack_code, where
+        assert fields[2] == header_of_raw(raw).control_id.encode(), where
 
 
 @pytest.mark.skipif(not CORPUS_MESSAGES, reason=f"third-party corpus absent: {CORPUS}")
@@ -152,6 +181,6 @@ def test_a_malformed_message_always_gets_an_ack_never_a_crash(practice, raw):
     """Whatever the bytes, the pipeline answers AA, AE or AR (or CA/CE/CR) and keeps them."""
     (outcome,) = ingestor(practice).ingest([Incoming(raw, "mllp")])
     assert outcome.disposition in set(Disposition)
-    if outcome.ack is not None:
-        assert msa(outcome.ack)[1] in (b"AA", b"AE", b"AR", b"CA", b"CE", b"CR")
+    for payload in outcome.acks:
+        assert msa(payload)[1] in (b"AA", b"AE", b"AR", b"CA", b"CE", b"CR")
     assert outcome.message_id is not None

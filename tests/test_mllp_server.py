@@ -32,6 +32,7 @@ class StubHandler:
         self.barrier: asyncio.Barrier | None = None  # when set, handling waits for it
         self.fail_on = b"BOOM"
         self.silent_on = b"NOACK"
+        self.twice_on = b"TWICE"
         self.active = 0
         self.max_active = 0
 
@@ -49,8 +50,10 @@ class StubHandler:
             if payload.startswith(self.fail_on):
                 raise RuntimeError(payload.decode())  # the message quotes the payload
             if payload.startswith(self.silent_on):
-                return None
-            return b"ACK " + payload[:20]
+                return []
+            if payload.startswith(self.twice_on):
+                return [b"ACK1 " + payload[:20], b"ACK2 " + payload[:20]]
+            return [b"ACK " + payload[:20]]
         finally:
             self.active -= 1
 
@@ -150,8 +153,8 @@ def test_pipelined_frames_are_acked_in_order():
     run(scenario())
 
 
-def test_handler_returning_none_writes_nothing_and_goes_on():
-    """A frame whose handler returns None gets no ACK; the next frame is served."""
+def test_handler_returning_nothing_writes_nothing_and_goes_on():
+    """A frame whose handler returns no payload gets no ACK; the next frame is served."""
 
     async def scenario():
         handler = StubHandler()
@@ -159,6 +162,19 @@ def test_handler_returning_none_writes_nothing_and_goes_on():
             await client.send(b"NOACK 1", message(2))
             assert await client.recv() == b"ACK " + message(2)[:20]
         assert handler.payloads == [b"NOACK 1", message(2)]
+
+    run(scenario())
+
+
+def test_several_payloads_are_written_in_order_before_the_next_frame_is_answered():
+    """Two payloads for one frame arrive framed, in order, before the next frame's ACK."""
+
+    async def scenario():
+        handler = StubHandler()
+        async with MllpServer(handler, settings()) as server, connect(server) as client:
+            await client.send(b"TWICE 1", message(2))
+            acks = [await client.recv() for _ in range(3)]
+        assert acks == [b"ACK1 TWICE 1", b"ACK2 TWICE 1", b"ACK " + message(2)[:20]]
 
     run(scenario())
 

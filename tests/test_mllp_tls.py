@@ -34,7 +34,7 @@ class StubHandler:
 
     async def handle_frame(self, payload, peer):
         self.peers.append(peer)
-        return b"ACK " + payload[:20]
+        return [b"ACK " + payload[:20]]
 
     def reject_oversize(self, head, peer):
         return b"AR"

@@ -1,9 +1,12 @@
 """Build HL7 v2 acknowledgements (ACK): MSH, MSA and ERR, in original or enhanced mode.
 
-MSA-2 always echoes the received MSH-10; the header swaps sender and receiver and echoes
-MSH-11, MSH-12, MSH-17 and MSH-18 (the ANS examples' rule), in the sender's own encoding
-characters and charset. Built by hand rather than with hl7apy: an ACK is three segments, and
-it sits on the latency path of every message (the tests parse every ACK back with hl7apy).
+Original mode (MSH-15 and MSH-16 empty) gets one ACK, AA/AE/AR. Enhanced mode gets the accept
+ACK (CA/CE/CR) as MSH-15 asks, then the application ACK (AA/AE/AR, its own MSH-10) as MSH-16
+asks (HL7 2.5 §2.9.3, table 0155). MSA-2 always echoes the received MSH-10; the header swaps
+sender and receiver and echoes MSH-11, MSH-12, MSH-17 and MSH-18 (the ANS examples' rule), in
+the sender's own encoding characters and charset. Built by hand rather than with hl7apy: an
+ACK is three segments, and it sits on the latency path of every message (the tests parse
+every ACK back with hl7apy).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ ANS_ERRORS = {
     "906": "Autre erreur",
 }
 ENHANCED_CODES = {"AA": "CA", "AE": "CE", "AR": "CR"}
+#: HL7 table 0155, the conditions MSH-15 and MSH-16 may ask for.
+ACK_CONDITIONS = frozenset({"AL", "NE", "ER", "SU"})
 _DEFAULT_ENCODING = "^~\\&"
 _MSH_FIELDS = re.compile(rb"MSH(.)")
 _counter = itertools.count(1)
@@ -72,19 +77,45 @@ class AckHeader:
 
     @property
     def enhanced(self) -> bool:
-        """Enhanced acknowledgement mode: MSH-15 or MSH-16 is valued (HL7 2.5 §2.9.3)."""
-        return bool(self.accept_ack_type or self.application_ack_type)
+        """Enhanced acknowledgement mode: MSH-15 or MSH-16 valued, both from table 0155.
+
+        A value outside the table (`XX`, `ACCEPT`) means the header cannot be trusted to say
+        what the sender waits for: it is answered as original mode (one ACK), never with
+        silence.
+        """
+        conditions = (self.accept_ack_type, self.application_ack_type)
+        return any(conditions) and all(
+            not condition or condition in ACK_CONDITIONS for condition in conditions
+        )
 
     def wants_accept_ack(self, accepted: bool) -> bool:
-        """Whether the sender asked for an answer in this case (always in original mode)."""
+        """Whether an accept ACK (or, in original mode, the one ACK) is due.
+
+        An empty MSH-15 in enhanced mode counts as AL: the accept ACK is what tells the
+        sender it need not resend, so silence there is never assumed.
+        """
         if not self.enhanced:
             return True
-        condition = self.accept_ack_type or "AL"
-        return (
-            condition == "AL"
-            or (condition == "SU" and accepted)
-            or (condition == "ER" and not accepted)
-        )
+        return _condition_met(self.accept_ack_type or "AL", accepted)
+
+    def wants_application_ack(self, accepted: bool) -> bool:
+        """Whether an application ACK is due after the accept ACK (enhanced mode only).
+
+        An empty MSH-16 in enhanced mode counts as NE: an ACK nobody asked for would be read
+        by a one-answer-per-message sender as the answer to its next message.
+        """
+        if not self.enhanced:
+            return False
+        return _condition_met(self.application_ack_type or "NE", accepted)
+
+
+def _condition_met(condition: str, accepted: bool) -> bool:
+    """Table 0155: AL always, NE never, SU on success, ER on error or reject."""
+    return (
+        condition == "AL"
+        or (condition == "SU" and accepted)
+        or (condition == "ER" and not accepted)
+    )
 
 
 def header_of(message: Message) -> AckHeader:
@@ -101,8 +132,8 @@ def header_of(message: Message) -> AckHeader:
         processing_id=msh.raw(11) or "P",
         version=msh.raw(12) or "2.5",
         trigger_event=message.trigger_event,
-        accept_ack_type=message.accept_ack_type.upper(),
-        application_ack_type=message.application_ack_type.upper(),
+        accept_ack_type=message.accept_ack_type.strip().upper(),
+        application_ack_type=message.application_ack_type.strip().upper(),
         country=msh.raw(17),
         charset=msh.raw(18),
         codec=message.charset,
@@ -146,8 +177,8 @@ def header_of_raw(raw: bytes) -> AckHeader:
         processing_id=field(11) or "P",
         version=field(12) or "2.5",
         trigger_event=[*field(9).split(component), ""][1],
-        accept_ack_type=field(15).upper(),
-        application_ack_type=field(16).upper(),
+        accept_ack_type=field(15).strip().upper(),
+        application_ack_type=field(16).strip().upper(),
         country=field(17),
         charset=field(18),
         codec=_codec_or_utf8(field(18)),
@@ -172,22 +203,47 @@ def _codec_or_utf8(charset: str) -> str:
         return "utf-8"
 
 
+def build_acks(
+    header: AckHeader,
+    code: str,
+    rejection: Rejection | None = None,
+    *,
+    now: datetime,
+) -> tuple[bytes, ...]:
+    """Every ACK payload due for `header`'s message with outcome `code`, in sending order.
+
+    Original mode: the one ACK. Enhanced mode: the accept ACK if MSH-15 asks for it, then
+    the application ACK if MSH-16 asks for it; empty when the sender asked for neither.
+    """
+    accepted = code == "AA"
+    acks = []
+    if header.wants_accept_ack(accepted):
+        acks.append(build_ack(header, code, rejection, now=now))
+    if header.wants_application_ack(accepted):
+        acks.append(build_ack(header, code, rejection, now=now, application=True))
+    return tuple(acks)
+
+
 def build_ack(
     header: AckHeader,
     code: str,
     rejection: Rejection | None = None,
     *,
     now: datetime,
+    application: bool = False,
 ) -> bytes:
     """The ACK payload (unframed) answering `header`'s message with `code` (AA, AE or AR).
 
-    In enhanced mode the accept codes CA/CE/CR are sent instead: our answer always means
-    "committed to safe storage" (or not). A rejection adds an ERR segment and a short MSA-3.
+    In enhanced mode the accept codes CA/CE/CR are sent instead (our accept ACK is only
+    built after the commit: it means "committed to safe storage", or not), unless this is
+    the `application` ACK, which says AA/AE/AR. Every ACK gets its own MSH-10 and leaves
+    MSH-15/16 empty, so that nobody acknowledges it. A rejection adds an ERR segment and a
+    short MSA-3.
     """
     sep = header.field_separator
     enc = header.encoding_characters
     comp = enc[0]
-    sent_code = ENHANCED_CODES[code] if header.enhanced else code
+    sent_code = ENHANCED_CODES[code] if header.enhanced and not application else code
     msh = sep.join(
         [
             "MSH",

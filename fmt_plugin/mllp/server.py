@@ -1,7 +1,7 @@
 """Asyncio MLLP listener: connections, timeouts, TLS and graceful shutdown; no HL7 semantics.
 
 The server turns each connection's bytes into frames (`framing.MllpFramer`), hands every frame
-to a `FrameHandler` and writes back, framed, the ACK payload the handler returns. What a
+to a `FrameHandler` and writes back, framed, the ACK payloads the handler returns. What a
 payload means, and what the ACK says, is the handler's business.
 
 Per connection, frames are handled strictly one after the other, in the order received, and
@@ -17,6 +17,7 @@ import asyncio
 import logging
 import ssl
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -70,12 +71,13 @@ class PeerInfo:
 class FrameHandler(Protocol):
     """What the listener calls for each frame; the HL7 layer implements it."""
 
-    async def handle_frame(self, payload: bytes, peer: PeerInfo) -> bytes | None:
-        """Process one frame's payload and return the ACK payload (unframed).
+    async def handle_frame(self, payload: bytes, peer: PeerInfo) -> Sequence[bytes]:
+        """Process one frame's payload and return the ACK payloads (unframed), in order.
 
         Called once per frame, in order, never concurrently for one connection. The server
-        writes the returned bytes framed, then hands over the next frame. None means the
-        sender asked for no acknowledgement (enhanced mode `NE`): nothing is written and the
+        writes each returned payload framed, in the order given (HL7 enhanced mode: the
+        accept ACK, then the application ACK), then hands over the next frame. An empty
+        sequence means the sender asked for no acknowledgement: nothing is written and the
         connection goes on. Raising means "not taken": the connection is closed without an
         ACK, so that the sender resends the message (a false ACK would lose it).
         """
@@ -427,7 +429,7 @@ class MllpServer:
                 "MLLP frame of %d bytes from %s", len(event.payload), connection.peer
             )
             try:
-                ack = await self._handler.handle_frame(event.payload, connection.peer)
+                acks = await self._handler.handle_frame(event.payload, connection.peer)
             except Exception as exc:  # noqa: BLE001 - a handler bug, logged below
                 # Closing without an ACK makes the sender resend; a false ACK would lose
                 # the message. Logged without its text, which could quote payload bytes.
@@ -440,9 +442,10 @@ class MllpServer:
                     _where(exc),
                 )
                 return False
-            if ack is None:
-                return True
-            return await self._write(connection, writer, ack)
+            for ack in acks:
+                if not await self._write(connection, writer, ack):
+                    return False
+            return True
         finally:
             connection.busy = False
 
