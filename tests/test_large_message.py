@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -57,8 +57,8 @@ def opened_ingestor(config: Path) -> tuple[Ingestor, Callable[[], None]]:
     return installation_ingestor(installation), installation.close
 
 
-def acknowledged(ack: bytes | None) -> str:
-    assert ack is not None
+def acknowledged(acks: Sequence[bytes]) -> str:
+    (ack,) = acks
     msa = parse_message(ack).first("MSA")
     assert msa is not None
     return f"{msa.value(1)} {msa.value(2)}"
