@@ -17,6 +17,7 @@ as one file, `rejected` when it was named on the command line, `skipped` when fo
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -45,6 +46,8 @@ from fmt_plugin.ingest import (
 
 #: Messages per transaction: the commit's fsync and statements amortised over thousands.
 BATCH_SIZE = 2000
+#: Batches between two full collections of the cyclic garbage collector.
+FULL_COLLECTION_EVERY = 25
 #: Bytes read from a file at a time (a chunk grows to hold a message larger than this).
 CHUNK_BYTES = 4 * 2**20
 #: What may come before the first segment of an HL7 file: blanks, MLLP start blocks, BOMs.
@@ -192,6 +195,8 @@ class _PoolPreparer:
 def _start_worker() -> None:
     # Ctrl-C reaches the whole process group: the parent stops the import, not each worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # As in the parent (see _collecting_between_batches): one collection per batch.
+    gc.disable()
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(
@@ -213,6 +218,7 @@ def _ready() -> None:
 def _prepare_in_worker(batch: list[Incoming]) -> list[PreparedMessage]:
     if _worker_ingestor is None:
         raise RuntimeError("import worker started without an ingestor")
+    gc.collect()  # what is alive now is this process's own, the last batch is gone
     prepared = [_worker_ingestor.prepare(incoming) for incoming in batch]
     for item in prepared:
         # The parse tree is not needed to commit, and is the dearest part to send back.
@@ -261,19 +267,47 @@ def import_files(
         if progress is not None:
             progress(batch.done, total, summary.messages)
 
-    try:
-        for batch in _batches(files, named, summary, batch_size):
-            pending.append((batch, prepare.submit(batch.messages)))
-            while len(pending) >= ahead:
+    with _collecting_between_batches() as collect:
+        try:
+            for batch in _batches(files, named, summary, batch_size):
+                pending.append((batch, prepare.submit(batch.messages)))
+                while len(pending) >= ahead:
+                    commit_oldest()
+                    collect()
+            while pending:
                 commit_oldest()
-        while pending:
-            commit_oldest()
-    finally:
-        for _, future in pending:
-            future.cancel()
+        finally:
+            for _, future in pending:
+                future.cancel()
     if progress is not None:
         progress(total, total, summary.messages)
     return summary
+
+
+@contextmanager
+def _collecting_between_batches() -> Iterator[Callable[[], None]]:
+    """Within, the cyclic collector runs only when the caller says a batch is done.
+
+    Thousands of prepared messages stay alive while a batch is read and committed: the
+    automatic collections, triggered by allocations, walked them over and over (measured:
+    a quarter more CPU at 2,000 messages per batch than at 500). They form no cycles and
+    are freed by reference counting; a young collection after each batch and a full one
+    every `FULL_COLLECTION_EVERY` batches still free any cycle (an adapter's, say).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    done = 0
+
+    def collect() -> None:
+        nonlocal done
+        done += 1
+        gc.collect(2 if done % FULL_COLLECTION_EVERY == 0 else 0)
+
+    try:
+        yield collect
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _batches(
