@@ -82,10 +82,10 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     imp.add_argument(
         "--workers",
         type=int,
-        default=default_import_workers(),
+        default=0,
         metavar="N",
-        help="processus qui lisent les messages pendant que ce processus enregistre "
-        f"(défaut {default_import_workers()} sur cette machine ; 0 = aucun)",
+        help="processus qui lisent les messages pendant que celui-ci enregistre (défaut "
+        "0 : tout dans ce processus ; 1 ne paie que sur une machine dont un cœur est libre)",
     )
     imp.set_defaults(handler=cmd_import)
 
@@ -209,11 +209,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         return ExitStatus.FAILURE if failed else ExitStatus.OK
 
     return with_installation(args, run)
-
-
-def default_import_workers() -> int:
-    """One parsing process per core beyond the one that commits (measured: bench/README.md)."""
-    return max(0, min((os.cpu_count() or 1) - 1, 3))
 
 
 class CommittedLines:
