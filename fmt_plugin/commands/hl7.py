@@ -9,8 +9,14 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
-from fmt_plugin.bulk_import import import_files, input_files
+from fmt_plugin.bulk_import import (
+    BATCH_SIZE,
+    import_files,
+    input_files,
+    worker_preparer,
+)
 from fmt_plugin.commands.invocation import Subparsers, current_actor, with_installation
 from fmt_plugin.config import config_path_from, load_config
 from fmt_plugin.errors import ExitStatus, ShutdownTimeoutError, UsageError
@@ -64,6 +70,22 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="CHEMIN",
         help="fichiers ou dossiers de messages HL7 (dossiers parcourus en entier ; "
         "les fichiers qui ne sont pas du HL7 y sont ignorés et listés)",
+    )
+    imp.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=BATCH_SIZE,
+        metavar="N",
+        help=f"messages par transaction (défaut {BATCH_SIZE}) ; chaque lot annoncé est "
+        "enregistré : après une interruption, relancer le même import reprend la suite",
+    )
+    imp.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processus qui lisent les messages pendant que celui-ci enregistre (défaut "
+        "0 : tout dans ce processus ; 1 ne paie que sur une machine dont un cœur est libre)",
     )
     imp.set_defaults(handler=cmd_import)
 
@@ -154,13 +176,23 @@ def cmd_import(args: argparse.Namespace) -> int:
         files = input_files(args.paths)
         named = {path for path in args.paths if path.is_file()}
         ingestor = installation_ingestor(installation)
-        progress = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
+        terminal = sys.stderr.isatty()
+        progress = ProgressLine(sys.stderr) if terminal else CommittedLines(sys.stderr)
+        # The workers are forked first, before the checkpointer's thread exists.
         with (
-            checkpointing_in_background(installation.store),
             tuned_for_throughput(),
+            worker_preparer(ingestor, installation.pm, args.workers) as preparer,
+            checkpointing_in_background(installation.store),
         ):
-            summary = import_files(ingestor, files, named=named, progress=progress)
-        if progress is not None:
+            summary = import_files(
+                ingestor,
+                files,
+                named=named,
+                progress=progress,
+                batch_size=args.batch_size,
+                preparer=preparer,
+            )
+        if isinstance(progress, ProgressLine):
             progress.finish()
         installation.store.record_admin_action(
             actor=current_actor(),
@@ -177,6 +209,35 @@ def cmd_import(args: argparse.Namespace) -> int:
         return ExitStatus.FAILURE if failed else ExitStatus.OK
 
     return with_installation(args, run)
+
+
+class CommittedLines:
+    """Progress off a terminal (a log, a pipe): one line per committed batch.
+
+    Each line counts messages already in the store, so after a crash the last line printed
+    is a floor of what was imported.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._last = 0
+
+    def __call__(self, done: int, total: int, messages: int) -> None:
+        """Print the count of messages committed, when it grew."""
+        del done, total
+        if messages > self._last:
+            self._stream.write(
+                f"{PROG} : {messages} messages importés et enregistrés\n"
+            )
+            self._stream.flush()
+            self._last = messages
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("un nombre positif est attendu")
+    return value
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
