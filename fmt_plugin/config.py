@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fmt_plugin.errors import ConfigError
-from fmt_plugin.mllp.server import MllpSettings
+from fmt_plugin.mllp.server import MAX_CONNECTIONS_LIMIT, MllpSettings
 from fmt_plugin.private_mode import check_private_mode
 from fmt_plugin.recalls.policy import RecallPolicy
 
@@ -688,13 +688,32 @@ def _mllp_settings(mllp: Section) -> MllpSettings:
     defaults = MllpSettings()
     port = mllp.integer("port", defaults.port, minimum=0, maximum=65535)
     timeout = mllp.seconds("idle_timeout_s", defaults.idle_timeout_s)
+    max_bytes = mllp.integer(
+        "max_message_bytes", defaults.max_message_bytes, minimum=1024
+    )
+    buffered = mllp.integer(
+        "max_buffered_bytes", defaults.max_buffered_bytes, minimum=1024
+    )
+    if buffered < max_bytes:
+        # Else a message of the largest allowed size could never be received.
+        raise mllp.error(
+            "max_buffered_bytes",
+            f"valeur {buffered} inférieure à max_message_bytes ({max_bytes})",
+            "au moins max_message_bytes",
+        )
     settings = MllpSettings(
         host=mllp.string("host", defaults.host),
         port=port,
-        max_message_bytes=mllp.integer(
-            "max_message_bytes", defaults.max_message_bytes, minimum=1024
-        ),
+        max_message_bytes=max_bytes,
         idle_timeout_s=timeout,
+        max_connections=mllp.integer(
+            "max_connections",
+            defaults.max_connections,
+            minimum=1,
+            maximum=MAX_CONNECTIONS_LIMIT,
+        ),
+        frame_timeout_s=mllp.seconds("frame_timeout_s", defaults.frame_timeout_s),
+        max_buffered_bytes=buffered,
         tls_cert=mllp.optional_path("tls_cert", must_exist=True),
         tls_key=mllp.optional_path("tls_key", must_exist=True),
         tls_client_ca=mllp.optional_path("tls_client_ca", must_exist=True),

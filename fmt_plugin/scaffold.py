@@ -359,6 +359,15 @@ port = 2575
 max_message_bytes = 16777216
 # Une connexion silencieuse pendant ce délai (secondes) est fermée.
 idle_timeout_s = 300
+# Limites face à un afflux d'émetteurs, lents ou trop nombreux : au plus max_connections
+# connexions à la fois (les suivantes sont fermées aussitôt) ; un message commencé doit être
+# reçu en entier dans les frame_timeout_s secondes, quoi qu'il arrive octet par octet ; les
+# messages en cours de réception occupent au plus max_buffered_bytes octets à eux tous
+# (au-delà, la connexion est fermée sans accusé de réception : l'émetteur renverra le
+# message). max_buffered_bytes ne peut être inférieur à max_message_bytes.
+max_connections = 256
+frame_timeout_s = 120
+max_buffered_bytes = 67108864
 # TLS : certificat et clé du serveur (PEM). Avec tls_client_ca, chaque client doit
 # présenter un certificat émis par cette autorité (TLS mutuel), et, si la liste n'est pas
 # vide, l'un des sujets de tls_client_subjects (ex. "CN=passerelle,O=Laboratoire").

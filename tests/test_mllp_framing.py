@@ -67,6 +67,20 @@ def test_pending_counts_the_partial_payload():
     assert framer.pending == 0
 
 
+def test_in_progress_from_the_start_block_or_junk_until_a_frame_ends():
+    """`in_progress` holds from a start block or non-blank junk until a frame completes."""
+    framer = MllpFramer(LIMIT)
+    assert not framer.in_progress
+    framer.feed(b"\r\n ")
+    assert not framer.in_progress  # blanks between frames owe nothing
+    framer.feed(START_BLOCK)
+    assert framer.in_progress
+    framer.feed(b"abc" + END_BLOCK)
+    assert not framer.in_progress
+    framer.feed(b"x")
+    assert framer.in_progress
+
+
 def test_end_block_split_across_reads():
     """An end block split between two reads still ends the frame."""
     framer = MllpFramer(LIMIT)

@@ -107,6 +107,18 @@ class MllpFramer:
         return len(self._buf) + self._held_fs
 
     @property
+    def in_progress(self) -> bool:
+        """Whether the stream owes a complete frame: one has started and not ended, or bytes
+        other than whitespace arrived since the last one.
+
+        A server gives such a stream a deadline: a frame that never ends, or junk that never
+        turns into a frame, must not hold a connection open byte after byte. Whitespace
+        between frames does not count (some senders end each frame with a newline, then
+        wait for their next message).
+        """
+        return self._in_frame or (self._junk_size > 0 and not self._junk_whitespace)
+
+    @property
     def leftover(self) -> bytes:
         """After an `Oversize`: what followed, in the same `feed`, the first byte over.
 

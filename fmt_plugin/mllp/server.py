@@ -8,25 +8,36 @@ Per connection, frames are handled strictly one after the other, in the order re
 each gets its ACK before the next is handed over (MLLP original mode), even when a sender
 pipelines several frames in one write. Connections are served concurrently.
 
+Limits, so that no sender (nor a crowd of them) can take the listener down: at most
+`max_connections` connections (those beyond are closed at once), a frame must be complete
+within `frame_timeout_s` of its first byte whatever trickles in, and the partial frames of
+all connections together hold at most `max_buffered_bytes`. Refusals at accept and accept
+errors (EMFILE...) are logged at most once per `LOG_THROTTLE_S`, with the count of those
+not logged.
+
 Logs carry peer addresses, sizes, counts and exception types, never payload bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import math
+import resource
 import ssl
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from fmt_plugin.errors import ConfigError
 from fmt_plugin.mllp.framing import (
     END_BLOCK,
     Frame,
+    FramingEvent,
     MllpFramer,
     Oversize,
     SkippedJunk,
@@ -49,6 +60,15 @@ TLS_HANDSHAKE_TIMEOUT_S = 30.0
 CLOSE_TIMEOUT_S = 5.0
 #: Longest time spent reading and dropping the rest of an oversized frame after its AR.
 OVERSIZE_LINGER_S = 30.0
+#: Least interval between two log lines for one kind of refusal or accept error.
+LOG_THROTTLE_S = 10.0
+#: Descriptors the process needs besides MLLP connections: store, job store, WAL and shm
+#: files, logs, the status endpoint and its clients, the MSSanté connection.
+FD_RESERVE = 64
+#: Highest `max_connections` accepted: beyond, one practice's listener is being misused.
+MAX_CONNECTIONS_LIMIT = 10000
+#: What asyncio's accept loop reports when accept() fails for want of descriptors or memory.
+ACCEPT_ERROR_MESSAGE = "socket.accept() out of system resource"
 
 
 @dataclass(frozen=True)
@@ -105,6 +125,10 @@ class MllpSettings:
     port: int = 2575
     max_message_bytes: int = 16 * 1024 * 1024
     idle_timeout_s: float = 300.0
+    max_connections: int = 256
+    # A 16 MiB report needs about 1.1 Mbit/s to arrive in time.
+    frame_timeout_s: float = 120.0
+    max_buffered_bytes: int = 64 * 1024 * 1024
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
@@ -127,6 +151,25 @@ class MllpSettings:
                 key="mllp.idle_timeout_s",
                 expected="un nombre de secondes positif",
             )
+        if not 1 <= self.max_connections <= MAX_CONNECTIONS_LIMIT:
+            raise ConfigError(
+                "nombre de connexions invalide",
+                key="mllp.max_connections",
+                expected=f"un entier de 1 à {MAX_CONNECTIONS_LIMIT}",
+            )
+        if not self.frame_timeout_s > 0:
+            raise ConfigError(
+                "délai de réception d'un message invalide",
+                key="mllp.frame_timeout_s",
+                expected="un nombre de secondes positif",
+            )
+        if self.max_buffered_bytes < self.max_message_bytes:
+            # Else a message of the largest allowed size could never be received.
+            raise ConfigError(
+                "mémoire de réception inférieure à la taille maximale d'un message",
+                key="mllp.max_buffered_bytes",
+                expected=f"au moins mllp.max_message_bytes ({self.max_message_bytes})",
+            )
 
 
 @dataclass(eq=False)
@@ -138,6 +181,31 @@ class _Connection:
     busy: bool = False
     frames: int = 0
     received: int = 0
+    # Bytes counted against max_buffered_bytes: the partial frame, and the frames of the
+    # last read that are being handled.
+    partial: int = 0
+    handling: int = 0
+
+
+class LogThrottle:
+    """At most one log line per `interval_s` for one recurring event, and how many were not.
+
+    `due(now)` says whether a line may be written now: None while throttled (the event is
+    counted), else the number of events since the last line that were not logged.
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._next = -math.inf
+        self.suppressed = 0
+
+    def due(self, now: float) -> int | None:
+        if now < self._next:
+            self.suppressed += 1
+            return None
+        suppressed, self.suppressed = self.suppressed, 0
+        self._next = now + self.interval_s
+        return suppressed
 
 
 class MllpServer:
@@ -156,6 +224,12 @@ class MllpServer:
         self._connections: dict[asyncio.Task[None], _Connection] = {}
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._buffered = 0
+        self._buffered_peak = 0
+        self._refusals = LogThrottle(LOG_THROTTLE_S)
+        self._accept_errors = LogThrottle(LOG_THROTTLE_S)
+        self._exception_handler: _ExceptionHandler | None = None
+        self._previous_exception_handler: _ExceptionHandler | None = None
         self.host = settings.host
         self.port = settings.port
 
@@ -163,6 +237,16 @@ class MllpServer:
     def connections(self) -> int:
         """Open connections (including those still in their TLS handshake)."""
         return len(self._connections)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes held now for all connections: partial frames and frames being handled."""
+        return self._buffered
+
+    @property
+    def buffered_bytes_peak(self) -> int:
+        """The most `buffered_bytes` has been since `start()`."""
+        return self._buffered_peak
 
     @property
     def serving(self) -> bool:
@@ -175,6 +259,8 @@ class MllpServer:
             raise RuntimeError("MllpServer already started")
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._buffered_peak = self._buffered
+        _check_fd_limit(self._settings.max_connections)
         try:
             self._server = await asyncio.start_server(
                 self._on_connection, self._settings.host, self._settings.port
@@ -189,6 +275,7 @@ class MllpServer:
         # With a host that resolves to several addresses and port 0, each socket gets its own
         # port; `port` is the first one's.
         self.port = self._server.sockets[0].getsockname()[1]
+        self._filter_accept_errors()
         mode = "plain TCP"
         if self._ssl is not None:
             mode = "mutual TLS" if self._settings.tls_client_ca else "TLS"
@@ -225,7 +312,9 @@ class MllpServer:
             await self._shut_down(server, grace_s)
         finally:
             self._server = None
+            self._unfilter_accept_errors()
             self._stopped.set()
+        self._log_suppressed()
         log.info("MLLP listener stopped")
 
     async def _shut_down(self, server: asyncio.Server, grace_s: float) -> None:
@@ -263,6 +352,77 @@ class MllpServer:
             break
         await server.wait_closed()
 
+    def _filter_accept_errors(self) -> None:
+        """Route asyncio's accept errors to one throttled line instead of a traceback each.
+
+        When accept() fails with EMFILE (or ENFILE, ENOBUFS, ENOMEM), asyncio's accept loop
+        reports it through the loop's exception handler on every try (up to 100 per
+        wake-up, each scheduling a retry one second later), and the default handler logs a
+        traceback each time: 93,000 tracebacks (39 MB) in 30 s, measured with 150 waiting
+        connections and 64 descriptors. asyncio's pause and retry are kept; only the report
+        is throttled. Other reports go to the handler that was in place. Such errors
+        concern the whole process (the status endpoint's listener on this loop reports the
+        same), so those of any listening socket are filtered.
+        """
+        loop = asyncio.get_running_loop()
+        previous = loop.get_exception_handler()
+
+        def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+            if context.get("message") == ACCEPT_ERROR_MESSAGE:
+                self._log_accept_error(loop, context)
+            elif previous is not None:
+                previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+
+        loop.set_exception_handler(handler)
+        self._exception_handler = handler
+        self._previous_exception_handler = previous
+
+    def _unfilter_accept_errors(self) -> None:
+        loop = asyncio.get_running_loop()
+        # Only if nobody installed a handler over ours since: theirs stays, and ours
+        # keeps passing other reports on.
+        if self._exception_handler is not None:
+            if loop.get_exception_handler() is self._exception_handler:
+                loop.set_exception_handler(self._previous_exception_handler)
+            self._exception_handler = None
+
+    def _log_accept_error(
+        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+    ) -> None:
+        suppressed = self._accept_errors.due(loop.time())
+        if suppressed is None:
+            return
+        exc = context.get("exception")
+        reason = type(exc).__name__
+        if isinstance(exc, OSError) and exc.errno is not None:
+            reason = errno.errorcode.get(exc.errno, reason)
+        sock = context.get("socket")
+        where = _sockname(sock) if sock is not None else "?"
+        log.warning(
+            "accept() failed on %s: %s; new connections wait in the queue and accepting "
+            "resumes within seconds%s",
+            where,
+            reason,
+            _not_logged(suppressed),
+        )
+
+    def _log_suppressed(self) -> None:
+        """At stop: the refusals and accept errors counted since their last line."""
+        if self._refusals.suppressed:
+            log.warning(
+                "MLLP listener: %d more connection(s) refused over mllp.max_connections",
+                self._refusals.suppressed,
+            )
+        if self._accept_errors.suppressed:
+            log.warning(
+                "MLLP listener: %d more accept() error(s)",
+                self._accept_errors.suppressed,
+            )
+        self._refusals = LogThrottle(LOG_THROTTLE_S)
+        self._accept_errors = LogThrottle(LOG_THROTTLE_S)
+
     def _stop_requested(self) -> bool:
         # A call, not the attribute, so that type checkers do not assume it stays False
         # across the awaits of a connection loop.
@@ -288,7 +448,11 @@ class MllpServer:
         A plain function rather than a coroutine, so that the task is ours: stop() can
         cancel it and wait for it, and Python 3.11's start_server, which calls
         `task.exception()` on the tasks it creates, never sees a cancelled one.
+        A connection over `max_connections` is closed at once, before any byte is read.
         """
+        if len(self._connections) >= self._settings.max_connections:
+            self._refuse(writer)
+            return
         connection = _Connection(_peer(writer))
         task = asyncio.get_running_loop().create_task(
             self._run_connection(connection, reader, writer)
@@ -297,6 +461,20 @@ class MllpServer:
         # the dict also keeps the task referenced until it is done.
         self._connections[task] = connection
         task.add_done_callback(self._connection_done)
+
+    def _refuse(self, writer: asyncio.StreamWriter) -> None:
+        # No task and no await: a flood of connections costs a descriptor for one loop
+        # iteration each, and a line per LOG_THROTTLE_S.
+        writer.transport.abort()
+        suppressed = self._refusals.due(asyncio.get_running_loop().time())
+        if suppressed is not None:
+            log.warning(
+                "MLLP connection from %s refused: %d connection(s) open, the most "
+                "mllp.max_connections allows%s",
+                _peer(writer),
+                len(self._connections),
+                _not_logged(suppressed),
+            )
 
     def _connection_done(self, task: asyncio.Task[None]) -> None:
         connection = self._connections.pop(task, None)
@@ -381,42 +559,139 @@ class MllpServer:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
+        """Read, frame and answer until the connection must close.
+
+        The frame deadline runs from the first read of a frame (or of junk) until a frame
+        completes; the idle timeout applies to every read. On return, the bytes this
+        connection held are no longer counted against `max_buffered_bytes`.
+        """
         framer = MllpFramer(self._settings.max_message_bytes)
-        idle = self._settings.idle_timeout_s
-        while not self._stop_requested():
-            try:
-                async with asyncio.timeout(idle):
-                    data = await reader.read(READ_SIZE)
-            except TimeoutError:
+        deadline: float | None = None  # loop time by which the frame must be complete
+        try:
+            while not self._stop_requested():
+                data = await self._read(connection, reader, deadline)
+                if data is None:
+                    return
+                if not data:
+                    for junk in framer.close():
+                        _log_junk(connection.peer, junk, at_eof=True)
+                    return
+                connection.received += len(data)
+                events = framer.feed(data)
+                handling = sum(len(e.payload) for e in events if isinstance(e, Frame))
+                if not self._hold(connection, framer.pending, handling):
+                    self._log_over_budget(connection)
+                    return
+                if not await self._handle(connection, reader, writer, framer, events):
+                    return
+                deadline = self._frame_deadline(framer, events, deadline)
+        finally:
+            self._hold(connection, 0, 0)
+
+    async def _read(
+        self,
+        connection: _Connection,
+        reader: asyncio.StreamReader,
+        deadline: float | None,
+    ) -> bytes | None:
+        """The next bytes (b"" at EOF); None, logged, on a timeout or a lost connection."""
+        loop = asyncio.get_running_loop()
+        idle_at = loop.time() + self._settings.idle_timeout_s
+        try:
+            async with asyncio.timeout_at(
+                idle_at if deadline is None else min(idle_at, deadline)
+            ):
+                return await reader.read(READ_SIZE)
+        except TimeoutError:
+            if deadline is not None and deadline <= idle_at:
+                log.warning(
+                    "MLLP connection from %s: frame not complete within %gs "
+                    "(mllp.frame_timeout_s): closing without ACK",
+                    connection.peer,
+                    self._settings.frame_timeout_s,
+                )
+            else:
                 log.info(
                     "MLLP connection from %s idle for %gs: closing",
                     connection.peer,
-                    idle,
+                    self._settings.idle_timeout_s,
                 )
-                return
-            except OSError as exc:  # reset by peer, TLS error: the peer's problem
-                log.info(
-                    "MLLP connection from %s lost: %s",
-                    connection.peer,
-                    _tls_reason(exc),
-                )
-                return
-            if not data:
-                for junk in framer.close():
-                    _log_junk(connection.peer, junk, at_eof=True)
-                return
-            connection.received += len(data)
-            for event in framer.feed(data):
-                if self._stop_requested():
-                    return
-                if isinstance(event, SkippedJunk):
-                    _log_junk(connection.peer, event, at_eof=False)
-                elif isinstance(event, Oversize):
-                    if await self._reject_oversize(connection, writer, event):
-                        await self._skip_frame_rest(connection, reader, framer.leftover)
-                    return
-                elif not await self._answer(connection, writer, event):
-                    return
+        except OSError as exc:  # reset by peer, TLS error: the peer's problem
+            log.info(
+                "MLLP connection from %s lost: %s", connection.peer, _tls_reason(exc)
+            )
+        return None
+
+    async def _handle(
+        self,
+        connection: _Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        framer: MllpFramer,
+        events: list[FramingEvent],
+    ) -> bool:
+        """Act on one read's framing events, in order; False if the connection must close."""
+        for event in events:
+            if self._stop_requested():
+                return False
+            if isinstance(event, SkippedJunk):
+                _log_junk(connection.peer, event, at_eof=False)
+            elif isinstance(event, Oversize):
+                if await self._reject_oversize(connection, writer, event):
+                    await self._skip_frame_rest(connection, reader, framer.leftover)
+                return False
+            else:
+                answered = await self._answer(connection, writer, event)
+                handling = connection.handling - len(event.payload)
+                self._hold(connection, connection.partial, handling)
+                if not answered:
+                    return False
+        return True
+
+    def _frame_deadline(
+        self, framer: MllpFramer, events: list[FramingEvent], deadline: float | None
+    ) -> float | None:
+        """The deadline for the frame in progress after a read, None between frames.
+
+        Only a complete frame restarts it: a sender that restarts its frame (a second start
+        block) or sends junk does not get more time.
+        """
+        if not framer.in_progress:
+            return None
+        if deadline is None or any(isinstance(e, Frame) for e in events):
+            loop = asyncio.get_running_loop()
+            return loop.time() + self._settings.frame_timeout_s
+        return deadline
+
+    def _hold(self, connection: _Connection, partial: int, handling: int) -> bool:
+        """Count what a connection holds; False, counting nothing, if it is over budget.
+
+        Over budget means: its partial frame grew, and the bytes held by all connections
+        would exceed `max_buffered_bytes`. A frame that arrived whole in one read never is
+        (it was never partial), so a small message is served even when the budget is
+        spent; the total can exceed the budget by such frames only, each at most a read.
+        """
+        total = self._buffered - connection.partial - connection.handling
+        total += partial + handling
+        if partial > connection.partial and total > self._settings.max_buffered_bytes:
+            return False
+        connection.partial = partial
+        connection.handling = handling
+        self._buffered = total
+        self._buffered_peak = max(self._buffered_peak, total)
+        return True
+
+    def _log_over_budget(self, connection: _Connection) -> None:
+        # No ACK: the refusal is temporary (others hold the memory), and an AR would tell
+        # many senders not to send this message again. Without an ACK they resend it.
+        log.warning(
+            "MLLP connection from %s closed without ACK: its frame (%d bytes so far) "
+            "would take the bytes held by all connections over "
+            "mllp.max_buffered_bytes (%d)",
+            connection.peer,
+            connection.partial,
+            self._settings.max_buffered_bytes,
+        )
 
     async def _answer(
         self, connection: _Connection, writer: asyncio.StreamWriter, event: Frame
@@ -547,6 +822,40 @@ def mllp_ssl_context(settings: MllpSettings) -> ssl.SSLContext | None:
     return server_ssl_context(
         settings.tls_cert, settings.tls_key, settings.tls_client_ca
     )
+
+
+_ExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
+
+
+def _check_fd_limit(max_connections: int) -> None:
+    """Warn when the descriptor limit is too low for `max_connections`.
+
+    Over it, accept() fails with EMFILE before the connection limit is reached, and so does
+    everything else that opens a file (the store, the status endpoint).
+    """
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < max_connections + FD_RESERVE:
+        log.warning(
+            "file descriptor limit %d is below mllp.max_connections (%d) + %d: raise "
+            "LimitNOFILE (systemd) or ulimit -n, or lower mllp.max_connections",
+            soft,
+            max_connections,
+            FD_RESERVE,
+        )
+
+
+def _not_logged(count: int) -> str:
+    return f" ({count} more since the last such line)" if count else ""
+
+
+def _sockname(sock: Any) -> str:
+    try:
+        name = sock.getsockname()
+    except (AttributeError, OSError):
+        return "?"
+    if isinstance(name, tuple) and len(name) >= 2:
+        return str(PeerInfo(str(name[0]), int(name[1])))
+    return str(name)
 
 
 def _peer(writer: asyncio.StreamWriter) -> PeerInfo:
