@@ -45,7 +45,7 @@ class Handler:
 
     async def handle_frame(self, payload, peer):
         self.payloads.append(payload)
-        return b"ACK " + payload[:20]
+        return [b"ACK " + payload[:20]]
 
     def reject_oversize(self, head, peer):
         return b"AR " + head[:10]
@@ -453,7 +453,7 @@ CHILD = textwrap.dedent(
 
     class Handler:
         async def handle_frame(self, payload, peer):
-            return b"ACK " + payload[:20]
+            return [b"ACK " + payload[:20]]
         def reject_oversize(self, head, peer):
             return b"AR"
 
