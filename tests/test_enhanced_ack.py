@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import PUBLIC_SCENARIO
 from hl7apy.parser import parse_message as hl7apy_parse
+from mllp_client import Client, connect
 
 from fmt_plugin.ingest import Incoming
 from fmt_plugin.installation import open_installation
-from fmt_plugin.mllp import END_BLOCK, START_BLOCK, MllpServer, MllpSettings, frame
+from fmt_plugin.mllp import MllpServer, MllpSettings
 from fmt_plugin.receiver import IngestReceiver
 from fmt_plugin.roster import collect_roster
 from fmt_plugin.service import installation_ingestor
@@ -130,21 +131,8 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-class Client:
-    """A bare MLLP client on one connection."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader = reader
-        self.writer = writer
-
-    async def send(self, *payloads: bytes) -> None:
-        self.writer.write(b"".join(frame(p) for p in payloads))
-        await self.writer.drain()
-
-    async def recv(self) -> bytes:
-        data = await self.reader.readuntil(END_BLOCK)
-        assert data.startswith(START_BLOCK)
-        return data[1 : -len(END_BLOCK)]
+class AckClient(Client):
+    """A client that also reads every ACK a message gets."""
 
     async def answers(self, payload: bytes) -> list[Ack]:
         """Every ACK `payload` gets, up to the AA of an original-mode sentinel sent after."""
@@ -169,14 +157,11 @@ async def serving(config: Path) -> AsyncIterator[Client]:
     await receiver.start()
     try:
         settings = MllpSettings(host="127.0.0.1", port=0)
-        async with MllpServer(receiver, settings) as server:
-            reader, writer = await asyncio.open_connection(server.host, server.port)
-            try:
-                yield Client(reader, writer)
-            finally:
-                writer.close()
-                with suppress(ConnectionError):
-                    await writer.wait_closed()
+        async with (
+            MllpServer(receiver, settings) as server,
+            connect(server, AckClient) as client,
+        ):
+            yield client
     finally:
         await receiver.stop()
 

@@ -13,12 +13,13 @@ import textwrap
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from conftest import PUBLIC_SCENARIO, cli
+from mllp_client import Client, connect, settings
+from mllp_client import run as run_bounded
 from service_process import Server, start_server
 
 from fmt_plugin.config import load_config
@@ -51,66 +52,11 @@ class Handler:
         return b"AR " + head[:10]
 
 
-def run(coro):
-    async def bounded():
-        async with asyncio.timeout(TEST_TIMEOUT_S):
-            return await coro
-
-    return asyncio.run(bounded())
-
-
-def settings(**overrides):
-    return MllpSettings(**{"host": "127.0.0.1", "port": 0, **overrides})
-
-
 async def until(condition: Callable[[], bool]) -> None:
     """Wait for a condition on the server's counters (checked every 10 ms)."""
     # No event tells that a counter changed: polled.
     while not condition():  # noqa: ASYNC110
         await asyncio.sleep(0.01)
-
-
-class Client:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader = reader
-        self.writer = writer
-
-    async def call(self, payload: bytes) -> bytes:
-        self.writer.write(frame(payload))
-        await self.writer.drain()
-        data = await self.reader.readuntil(END_BLOCK)
-        assert data.startswith(START_BLOCK)
-        return data[1 : -len(END_BLOCK)]
-
-    async def write(self, data: bytes) -> bool:
-        """Write and drain; False if the server closed the connection meanwhile."""
-        try:
-            self.writer.write(data)
-            await self.writer.drain()
-        except ConnectionError:
-            return False
-        return True
-
-    async def closed_without_reply(self) -> bool:
-        try:
-            return await self.reader.read() == b""
-        except ConnectionError:
-            return True
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-@asynccontextmanager
-async def connect(server):
-    """A client of `server`: anything with `host` and `port`."""
-    reader, writer = await asyncio.open_connection(server.host, server.port)
-    try:
-        yield Client(reader, writer)
-    finally:
-        writer.close()
-        with suppress(ConnectionError):
-            await writer.wait_closed()
 
 
 @dataclass
@@ -658,3 +604,7 @@ def test_the_unit_allows_more_descriptors_than_the_default_connections_need():
     assert values, "LimitNOFILE= is missing from the unit"
     needed = MllpSettings().max_connections + mllp_server.FD_RESERVE
     assert int(values[-1]) >= needed
+
+
+def run(coro):
+    return run_bounded(coro, TEST_TIMEOUT_S)

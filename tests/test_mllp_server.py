@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager, suppress
 
 import pytest
+from mllp_client import TEST_TIMEOUT_S, connect, run, settings
 
 from fmt_plugin.errors import ConfigError
-from fmt_plugin.mllp import END_BLOCK, START_BLOCK, MllpServer, MllpSettings, frame
+from fmt_plugin.mllp import START_BLOCK, MllpServer, frame
 
-#: Every test body runs under this bound, so a bug shows as a failure, not a hung suite.
-TEST_TIMEOUT_S = 30.0
 SECRET = b"DUPONT^JEAN"  # stands for health data: must never reach a log line
 
 
@@ -60,57 +58,6 @@ class StubHandler:
     def reject_oversize(self, head, peer):
         self.heads.append(head)
         return b"AR " + head[:10]
-
-
-def run(coro):
-    async def bounded():
-        async with asyncio.timeout(TEST_TIMEOUT_S):
-            return await coro
-
-    return asyncio.run(bounded())
-
-
-def settings(**overrides):
-    return MllpSettings(**{"host": "127.0.0.1", "port": 0, **overrides})
-
-
-class Client:
-    """A bare MLLP client: frames out, frames in."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader = reader
-        self.writer = writer
-
-    async def send(self, *payloads: bytes) -> None:
-        self.writer.write(b"".join(frame(p) for p in payloads))
-        await self.writer.drain()
-
-    async def recv(self) -> bytes:
-        data = await self.reader.readuntil(END_BLOCK)
-        assert data.startswith(START_BLOCK)
-        return data[1 : -len(END_BLOCK)]
-
-    async def call(self, payload: bytes) -> bytes:
-        await self.send(payload)
-        return await self.recv()
-
-    async def closed_without_reply(self) -> bool:
-        """True if the server closes (EOF or reset) without sending anything more."""
-        try:
-            return await self.reader.read() == b""
-        except ConnectionError:
-            return True
-
-
-@asynccontextmanager
-async def connect(server):
-    reader, writer = await asyncio.open_connection(server.host, server.port)
-    try:
-        yield Client(reader, writer)
-    finally:
-        writer.close()
-        with suppress(ConnectionError):
-            await writer.wait_closed()
 
 
 @pytest.fixture
