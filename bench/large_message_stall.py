@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -66,17 +67,21 @@ def message(control: str, results: int) -> bytes:
 
 def run(pythonpath: Path, folder: Path, large: bytes) -> tuple[float, list[float]]:
     """Serve a fresh practice with `pythonpath`'s fmt-plugin; send the large one and small ones."""
-    subprocess.run(["rm", "-rf", str(folder)], check=True)  # noqa: S603, S607
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+    # Run from the work folder: `python -m` puts the current folder first on sys.path, so
+    # from a checkout it would import that checkout, whatever PYTHONPATH says.
+    cwd = folder.parent
     fmt = [sys.executable, "-m", "fmt_plugin"]
     subprocess.run(  # noqa: S603 - our interpreter, our arguments
         [*fmt, "init", str(folder), "--roster", str(ROSTER)],
-        env=env, check=True, stdout=subprocess.DEVNULL,
+        env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     server = subprocess.Popen(  # noqa: S603
         [*fmt, "--config", str(folder / "fmt.toml"), "serve", "--mllp-port", "0",
          "--http-port", "0"],
-        env=env, stderr=subprocess.PIPE,
+        env=env, cwd=cwd, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
         address = listening(server)
