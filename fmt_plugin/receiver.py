@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +83,7 @@ class IngestReceiver:
         self.tally: Counter[str] = Counter()
         #: Since when the store refuses the ingest's commits; None once one commits again.
         self.write_failure: WriteFailure | None = None
+        self._last_commit = float("-inf")
 
     async def start(self) -> None:
         """Open the store on its thread and start committing."""
@@ -129,6 +131,10 @@ class IngestReceiver:
         await self._queue.put(pending)
         outcome = await future
         return outcome.acks
+
+    def committed_recently(self, within_s: float = 0.05) -> bool:
+        """True when a commit ended less than `within_s` ago (messages are flowing)."""
+        return time.monotonic() - self._last_commit < within_s
 
     def reject_oversize(self, head: bytes, peer: PeerInfo) -> bytes:
         """AR for a frame over the size limit; the message itself cannot be kept."""
@@ -198,6 +204,7 @@ class IngestReceiver:
                 if not pending.future.done():
                     pending.future.set_exception(exc)
             return
+        self._last_commit = time.monotonic()
         if self.write_failure is not None:
             log.warning("store writable again: a commit of the ingest succeeded")
             self.write_failure = None

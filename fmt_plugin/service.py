@@ -176,6 +176,7 @@ async def _serve(
         max_message_bytes=mllp.max_message_bytes,
         on_patients_written=refresher.notify,
     )
+    refresher.defer_while(receiver.committed_recently)
     parts = _Parts(
         receiver, MllpServer(receiver, mllp), refresher
     )  # the TLS settings checked first

@@ -116,6 +116,50 @@ def test_a_burst_of_messages_is_evaluated_once(scenario_config):
     assert after == (runs + 1, refreshed + 3)
 
 
+def test_no_evaluation_runs_while_the_listener_is_committing(scenario_config):
+    """Each time the refresher asks, it sees no run of its own until the listener pauses."""
+    runs_seen: list[int] = []
+
+    async def main() -> StatusRefresher:
+        refresher = StatusRefresher(
+            scenario_config, delay_s=0, today=lambda: AS_OF, max_defer_s=600
+        )
+
+        def busy() -> bool:
+            runs_seen.append(refresher.runs)
+            return len(runs_seen) <= 3  # messages flow for three looks, then pause
+
+        refresher.defer_while(busy)
+        await refresher.start()
+        try:
+            await refresher.idle()
+        finally:
+            await refresher.stop()
+        return refresher
+
+    refresher = asyncio.run(main())
+    assert runs_seen[:4] == [0, 0, 0, 0]  # deferred three times, then run
+    assert refresher.runs >= 1
+
+
+def test_a_steady_flow_of_messages_defers_an_evaluation_only_so_long(scenario_config):
+    """Under messages that never pause, the statuses are still brought up to date."""
+
+    async def main() -> StatusRefresher:
+        refresher = StatusRefresher(
+            scenario_config, delay_s=0, today=lambda: AS_OF, max_defer_s=0.2
+        )
+        refresher.defer_while(lambda: True)
+        await refresher.start()
+        try:
+            await refresher.idle()
+        finally:
+            await refresher.stop()
+        return refresher
+
+    assert asyncio.run(main()).runs >= 1
+
+
 def test_stop_evaluates_what_is_still_pending(scenario_config):
     """Stopping right after a notification still records that patient's statuses."""
 
