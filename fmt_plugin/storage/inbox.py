@@ -1,11 +1,12 @@
 """The encrypted HL7 inbox: received messages, their quarantine, and the clinical events they carried.
 
-Runs inside the caller's write transaction (`Store.transaction()`), so a message, its events
-and the supersession of earlier events commit together, before the message is acknowledged.
-Writes are collected during the transaction and flushed in a few `executemany` statements
-just before the commit (a bulk import adds thousands of rows per transaction).
-Raw messages, events and origins are AES-256-GCM ciphertext bound to their row; content is
-findable only through HMAC blind indexes (the message digest, the event identity).
+Runs inside the caller's write transaction (`Store.transaction()`), so a message and its events
+(one ciphertext in the message's row) commit together, before the message is acknowledged.
+Which version of an observation is current is worked out where events are read. Writes are
+collected during the transaction and flushed in a few `executemany` statements just before the
+commit (a bulk import adds thousands of rows per transaction). Raw messages, events and
+origins are AES-256-GCM ciphertext bound to their row; content is findable only through the
+message digest's HMAC blind index.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ EVENTS_FIELD = "events"
 EVENT_IDS = "event_id"
 _PACKED_COLUMNS = "message_id, patient_id, first_event_id, events"
 DIGEST_KIND = "hl7-message"
-EVENT_KEY_KIND = "clinical-event"
-_KEY_SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in an HL7 value
 
 
 @dataclass(frozen=True)
@@ -334,13 +333,7 @@ class Hl7Inbox:
 
     def events_of(self, patient_id: str) -> list[StoredClinicalEvent]:
         """The patient's current events (neither superseded nor withdrawn), oldest first."""
-        rows = self._conn.execute(
-            f"SELECT {_PACKED_COLUMNS} FROM hl7_messages"  # noqa: S608 -- constant
-            " WHERE patient_id = ? AND first_event_id IS NOT NULL"
-            " ORDER BY first_event_id",
-            (patient_id,),
-        ).fetchall()
-        return _current(_resolved(self._unpacked(rows)))
+        return _current(self._resolved_of_patient("?", (patient_id,)))
 
     def current_events_by_patient(self) -> dict[str, list[StoredClinicalEvent]]:
         """Every current event, grouped by patient id (one pass for a whole practice)."""
@@ -355,22 +348,9 @@ class Hl7Inbox:
 
     def events_of_message(self, message_id: int) -> list[StoredClinicalEvent]:
         """Every event a message brought, with its state now (read among its patient's)."""
-        row = self._conn.execute(
-            "SELECT patient_id FROM hl7_messages"
-            " WHERE message_id = ? AND first_event_id IS NOT NULL",
-            (message_id,),
-        ).fetchone()
-        if row is None:
-            return []
-        rows = self._conn.execute(
-            f"SELECT {_PACKED_COLUMNS} FROM hl7_messages"  # noqa: S608 -- constant
-            " WHERE patient_id = ? AND first_event_id IS NOT NULL"
-            " ORDER BY first_event_id",
-            (row[0],),
-        ).fetchall()
-        return [
-            e for e in _resolved(self._unpacked(rows)) if e.message_id == message_id
-        ]
+        patient = "(SELECT patient_id FROM hl7_messages WHERE message_id = ?)"
+        events = self._resolved_of_patient(patient, (message_id,))
+        return [e for e in events if e.message_id == message_id]
 
     def event_count(self) -> int:
         """How many events the stored messages brought, whatever their state."""
@@ -480,11 +460,11 @@ class Hl7Inbox:
         if not events:
             return (None, 0, None), []
         first = self._next_event_ids(len(events))
-        packed = self._cipher.encrypt(
+        packed = self._encrypt_events(
+            message_id,
+            patient_id,
+            first,
             encoded if encoded is not None else encode_events(events),
-            table=MESSAGES,
-            record_id=_events_record_id(message_id, patient_id, first),
-            field=EVENTS_FIELD,
         )
         stored = [
             StoredEvent(first + index, patient_id, event.kind)
@@ -499,12 +479,11 @@ class Hl7Inbox:
                 f"message n° {message_id} : numéros d'événements non consécutifs,"
                 " migration impossible"
             )
-        patient_id = legacy[0].patient_id
-        packed = self._cipher.encrypt(
+        packed = self._encrypt_events(
+            message_id,
+            legacy[0].patient_id,
+            first,
             encode_events([e.event for e in legacy]),
-            table=MESSAGES,
-            record_id=_events_record_id(message_id, patient_id, first),
-            field=EVENTS_FIELD,
         )
         self._conn.execute(
             "UPDATE hl7_messages SET first_event_id = ?, event_count = ?, events = ?"
@@ -512,18 +491,29 @@ class Hl7Inbox:
             (first, len(legacy), packed, message_id),
         )
 
+    def _encrypt_events(
+        self, message_id: int, patient_id: str, first_event_id: int, plain: bytes
+    ) -> bytes:
+        return self._cipher.encrypt(
+            plain,
+            table=MESSAGES,
+            record_id=_events_record_id(message_id, patient_id, first_event_id),
+            field=EVENTS_FIELD,
+        )
+
     def _next_event_ids(self, count: int) -> int:
-        """The first of `count` new consecutive event ids (under the write lock)."""
+        """The first of `count` new consecutive event ids (under the write lock).
+
+        `clinical_events` need not be looked at: `Store.open` has moved its rows, ids
+        included, into their messages before anything is written.
+        """
         last = self._last_ids.get(EVENT_IDS)
         if last is None:
             row = self._conn.execute(
                 "SELECT first_event_id + event_count - 1 FROM hl7_messages"
                 " WHERE first_event_id IS NOT NULL ORDER BY first_event_id DESC LIMIT 1"
             ).fetchone()
-            legacy = self._conn.execute(
-                "SELECT coalesce(max(event_id), 0) FROM clinical_events"
-            ).fetchone()
-            last = max(int(row[0]) if row else 0, int(legacy[0]))
+            last = int(row[0]) if row else 0
         self._last_ids[EVENT_IDS] = last + count
         return last + 1
 
@@ -566,6 +556,18 @@ class Hl7Inbox:
             last = int(row[0])
         self._last_ids[table] = last + 1
         return last + 1
+
+    def _resolved_of_patient(
+        self, patient: str, params: tuple[Any, ...]
+    ) -> list[StoredClinicalEvent]:
+        """Every event of one patient with its state; `patient` is the SQL naming them."""
+        rows = self._conn.execute(
+            f"SELECT {_PACKED_COLUMNS} FROM hl7_messages"  # noqa: S608 -- our SQL only
+            f" WHERE patient_id = {patient} AND first_event_id IS NOT NULL"
+            " ORDER BY first_event_id",
+            params,
+        ).fetchall()
+        return _resolved(self._unpacked(rows))
 
     def _unpacked(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[_Packed]:
         for message_id, patient_id, first, value in rows:
