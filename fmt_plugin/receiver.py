@@ -132,7 +132,7 @@ class IngestReceiver:
         outcome = await future
         return outcome.acks
 
-    def committed_recently(self, within_s: float = 0.05) -> bool:
+    def committed_recently(self, within_s: float) -> bool:
         """True when a commit ended less than `within_s` ago (messages are flowing)."""
         return time.monotonic() - self._last_commit < within_s
 

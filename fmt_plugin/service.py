@@ -26,6 +26,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -41,7 +42,7 @@ from fmt_plugin.preflight import Preflight, check_installation
 from fmt_plugin.recalls.delivery import recover_interrupted
 from fmt_plugin.recalls.jobs import stopping
 from fmt_plugin.receiver import IngestReceiver
-from fmt_plugin.status_refresh import StatusRefresher
+from fmt_plugin.status_refresh import QUIET_S, StatusRefresher
 from fmt_plugin.storage.checkpoint import checkpointing_in_background
 from fmt_plugin.systemd import notify
 from fmt_plugin.timezone import PARIS, today_in_paris
@@ -176,7 +177,7 @@ async def _serve(
         max_message_bytes=mllp.max_message_bytes,
         on_patients_written=refresher.notify,
     )
-    refresher.defer_while(receiver.committed_recently)
+    refresher.defer_while(partial(receiver.committed_recently, QUIET_S))
     parts = _Parts(
         receiver, MllpServer(receiver, mllp), refresher
     )  # the TLS settings checked first
