@@ -65,10 +65,13 @@ def reencrypt_all(
 ) -> int:
     """Re-encrypt every value under an older key of `store`'s ring, slice by slice.
 
-    `on_progress(done, total)` after each slice. Returns how many values were re-encrypted.
-    Interrupted, it leaves every value readable; called again, it goes on.
+    `on_progress(done, total)` before the first slice (done 0) and after each one, when
+    there is anything to do. Returns how many values were re-encrypted. Interrupted, it
+    leaves every value readable; called again, it goes on.
     """
     total = store.key_usage().under_other_keys(store.primary_key_id)
+    if total and on_progress is not None:
+        on_progress(0, total)
     done = 0
     while slice_done := store.reencrypt_slice(limit=slice_rows, actor=actor):
         done += slice_done

@@ -203,15 +203,15 @@ def cmd_keys_passphrase(args: argparse.Namespace) -> int:
 
 def _reencrypt_here(installation: Installation) -> None:
     store = installation.store
-    total = store.key_usage().under_other_keys(store.primary_key_id)
-    if not total:
-        return
-    print(
-        f"Ré-chiffrement de {number(total)} valeur(s) sous la clé {store.primary_key_id}…"
-    )
     shown = [0]
 
     def progress(done: int, of: int) -> None:
+        if not done:
+            print(
+                f"Ré-chiffrement de {number(of)} valeur(s) sous la clé"
+                f" {store.primary_key_id}…"
+            )
+            return
         step = done * PROGRESS_STEPS // of
         if step > shown[0] or done == of:
             shown[0] = step
