@@ -18,7 +18,7 @@ from enum import StrEnum
 
 import pluggy
 
-from fmt_plugin.adapters.patient_match import identity_problem
+from fmt_plugin.adapters.patient_match import StorePatientMatcher, identity_problem
 from fmt_plugin.errors import Hl7Error
 from fmt_plugin.hl7 import ack
 from fmt_plugin.hl7.er7 import Message, parse_message
@@ -155,9 +155,17 @@ class Ingestor:
         return self._prepare(incoming, self._clock())
 
     def commit(
-        self, prepared: Sequence[PreparedMessage], *, acknowledge: bool = True
+        self,
+        prepared: Sequence[PreparedMessage],
+        *,
+        acknowledge: bool = True,
+        notify: bool = True,
     ) -> list[IngestOutcome]:
-        """Commit prepared messages in one transaction, then build their ACKs (see `ingest`)."""
+        """Commit prepared messages in one transaction, then build their ACKs (see `ingest`).
+
+        Without `notify` the adapters are not told yet: the caller calls `notify_stored`
+        with the outcomes, later and on a thread of its choosing.
+        """
         outcomes: list[IngestOutcome] = []
         inbox = self._store.inbox
         digests = [inbox.digest(item.incoming.raw) for item in prepared]
@@ -173,10 +181,40 @@ class Ingestor:
             ]
         for outcome in outcomes:
             self._log(outcome)
+        if notify:
+            self.notify_stored(outcomes)
+        return outcomes
+
+    @property
+    def commits_on_any_thread(self) -> bool:
+        """Whether `commit` may run on a thread other than the store's (one at a time).
+
+        It may when the store was opened `cross_thread` and no adapter code runs in
+        `prepare` or `commit` (see `runs_adapter_code`): that code might block.
+        """
+        return self._store.cross_thread and not self.runs_adapter_code
+
+    @property
+    def runs_adapter_code(self) -> bool:
+        """Whether adapters' code runs in `prepare` or `commit`: a rewrite of the messages
+        (`fmt_hl7_received`) or a patient match other than the store's own."""
+        hook = self._pm.hook
+        impls = [
+            *hook.fmt_hl7_received.get_hookimpls(),
+            *hook.fmt_match_patient.get_hookimpls(),
+        ]
+        return any(not isinstance(impl.plugin, StorePatientMatcher) for impl in impls)
+
+    @property
+    def has_event_listeners(self) -> bool:
+        """Whether an adapter implements `fmt_events_stored` (`notify_stored` has work)."""
+        return bool(self._pm.hook.fmt_events_stored.get_hookimpls())
+
+    def notify_stored(self, outcomes: Sequence[IngestOutcome]) -> None:
+        """Tell the adapters of the events of committed outcomes, once, in their order."""
         events = [event for outcome in outcomes for event in outcome.events]
         if events:
             self._notify(events)
-        return outcomes
 
     def replay(self, message_ids: Sequence[int], *, actor: str) -> list[ReplayOutcome]:
         """Run quarantined messages through the pipeline again, in one transaction.

@@ -48,15 +48,23 @@ def audit_anchor(config: FmtConfig) -> AuditAnchor:
     return AuditAnchor(config.audit.anchor_file, journal=journal)
 
 
-def open_installation(config_path: Path) -> Installation:
+def open_installation(
+    config_path: Path, *, cross_thread_store: bool = False
+) -> Installation:
     """Validate the configuration, unlock the keys, open the store and load every adapter.
 
-    Raises ConfigError/KeyFileError (bad settings), StoreError (store missing or not ours) or
+    `cross_thread_store` opens a store that several threads may use, one at a time (the
+    listener's; see `Store.open`). Raises ConfigError/KeyFileError (bad settings), StoreError (store missing or not ours) or
     PluginError (an adapter failed): nothing is left open on failure.
     """
     config = load_config(config_path)
     keyring = unlock_keyring(config.store)
-    store = Store.open(config.store.path, keyring, anchor=audit_anchor(config))
+    store = Store.open(
+        config.store.path,
+        keyring,
+        anchor=audit_anchor(config),
+        cross_thread=cross_thread_store,
+    )
     try:
         matcher = StorePatientMatcher(store, config.practice.patient_id_authorities)
         pm = build_plugin_manager(config, extra_plugins=[("patient_match", matcher)])

@@ -97,7 +97,8 @@ class _StoreSide:
     def open(self) -> tuple[Ingestor, Callable[[], None]]:
         resources = ExitStack()
         try:
-            installation = open_installation(self.config_path)
+            # The receiver commits a lone sender's message on the event loop's thread.
+            installation = open_installation(self.config_path, cross_thread_store=True)
             resources.callback(installation.close)
             preflight = check_installation(installation)
             # On the store's connection, before any recall job can deliver.

@@ -31,11 +31,15 @@ class Migration:
     sql: str
 
 
-def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
+def connect(
+    path: Path, *, create: bool = False, cross_thread: bool = False
+) -> sqlite3.Connection:
     """Open the SQLite file at `path` in WAL mode with `synchronous=FULL` and foreign keys on.
 
     Without `create`, a missing file is an error instead of a new empty database. The
-    connection is in autocommit mode: callers group writes with `transaction()`.
+    connection is in autocommit mode: callers group writes with `transaction()`. With
+    `cross_thread`, threads other than the opening one may use it: the caller then
+    guarantees that only one thread at a time does (the listener's store lock).
     """
     mode = "rwc" if create else "rw"
     uri = f"{path.resolve().as_uri()}?mode={mode}"
@@ -43,7 +47,11 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
         # isolation_level=None: the sqlite3 module must not open transactions behind our
         # back; `transaction()` decides where they start and end.
         conn = sqlite3.connect(
-            uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+            uri,
+            uri=True,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=not cross_thread,
         )
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: ouverture impossible ({exc})") from exc

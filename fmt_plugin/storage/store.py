@@ -123,6 +123,8 @@ class Store:
         """Wrap an open, migrated connection; use `create` or `open` instead."""
         self.path = path
         self._conn = conn
+        #: Whether threads other than the opening one may use the store (`open`).
+        self.cross_thread = False
         self._cipher = FieldCipher(keyring)
         self._audit = AuditLog(conn, keyring.audit_key)
         self._audit_key = keyring.audit_key
@@ -189,19 +191,25 @@ class Store:
 
     @classmethod
     def open(
-        cls, path: Path, keyring: KeyRing, *, anchor: AuditAnchor | None = None
+        cls,
+        path: Path,
+        keyring: KeyRing,
+        *,
+        anchor: AuditAnchor | None = None,
+        cross_thread: bool = False,
     ) -> Store:
         """Open the existing store at `path`, check it belongs to `keyring`, apply migrations.
 
         With `anchor`, a store never anchored before (made by an older version) gets its
         head anchored now, audited; an anchored store is never re-anchored here, even when
-        its anchor file is missing: that is for `audit verify` to report.
+        its anchor file is missing: that is for `audit verify` to report. `cross_thread`
+        is `db.connect`'s: the caller serializes the threads that use the store.
         """
         if not path.exists():
             raise StoreError(
                 f"{path}: base introuvable ; créez-la avec « fmt-plugin init »"
             )
-        conn = db.connect(path)
+        conn = db.connect(path, cross_thread=cross_thread)
         try:
             db.check_not_newer(conn, path)
             _check_fingerprint(conn, path, keyring)
@@ -213,6 +221,7 @@ class Store:
             conn.close()
             raise
         store = cls(path, conn, keyring, anchor)
+        store.cross_thread = cross_thread
         try:
             store._pack_legacy_events()
             if anchor is not None:
