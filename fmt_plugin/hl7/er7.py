@@ -183,6 +183,10 @@ class Segment:
         """One unescaped value, "" when absent (e.g. `value(3, 4, 2, 2)` is PID-3[2].4.2)."""
         if component < 1 or subcomponent < 1 or repetition < 1:
             _check_position(0)
+        raw = self.raw(field)
+        if _is_plain(raw, self._encoding):
+            # One value, nothing to split or unescape: no tree to build (the hot path).
+            return raw if component == subcomponent == repetition == 1 else ""
         try:
             return self.field(field)[repetition - 1][component - 1][subcomponent - 1]
         except IndexError:
@@ -199,6 +203,16 @@ class Segment:
         """
         if repetition < 1:
             _check_position(0)
+        if repetition == 1 and (field > 2 or self.name != "MSH"):
+            raw = self.raw(field)
+            encoding = self._encoding
+            if (
+                encoding.escape not in raw
+                and encoding.repetition not in raw
+                and encoding.subcomponent not in raw
+            ):
+                # Components only: split them without building (and caching) the tree.
+                return raw.split(encoding.component) if raw else []
         tree = self.field(field)
         if repetition > len(tree):
             return []
@@ -226,6 +240,16 @@ class Segment:
             )
             for repetition in tree
         )
+
+
+def _is_plain(raw: str, encoding: Encoding) -> bool:
+    """Whether a field is one value: no separator, no escape character in it."""
+    return (
+        encoding.component not in raw
+        and encoding.repetition not in raw
+        and encoding.escape not in raw
+        and encoding.subcomponent not in raw
+    )
 
 
 def _split_field(raw: str, encoding: Encoding) -> FieldTree:

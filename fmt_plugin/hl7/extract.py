@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import TypeVar
 
 from fmt_plugin.clinical import ClinicalEvent, Coding, EventAction
 from fmt_plugin.errors import Hl7Error
@@ -110,22 +111,29 @@ def patient_identifiers(pid: Segment) -> tuple[PatientIdentifier, ...]:
 
 def lab_results(message: Message) -> list[ClinicalEvent]:
     """One event per OBX, dated by OBX-14, else its OBR-7."""
-    return _events(message, "OBR", "OBX", _lab_result, "aucun résultat")
+    return _events(message, "OBR", "OBX", _Order, _lab_result, "aucun résultat")
+
+
+G = TypeVar("G")
 
 
 def _events(
     message: Message,
     group: str,
     item: str,
-    build: Callable[[Segment, Segment | None, int], ClinicalEvent],
+    read_group: Callable[[Segment], G],
+    build: Callable[[Segment, G | None, int], ClinicalEvent],
     none_found: str,
 ) -> list[ClinicalEvent]:
-    """`build(segment, its group segment, occurrence)` for each `item` segment."""
+    """`build(segment, its group, occurrence)` for each `item` segment.
+
+    The group segment is read once (`read_group`), however many items it holds.
+    """
     events: list[ClinicalEvent] = []
-    parent: Segment | None = None
+    parent: G | None = None
     for segment in message.segments:
         if segment.name == group:
-            parent = segment
+            parent = read_group(segment)
         elif segment.name == item:
             events.append(build(segment, parent, len(events) + 1))
     if not events:
@@ -133,8 +141,28 @@ def _events(
     return events
 
 
-def _lab_result(obx: Segment, obr: Segment | None, occurrence: int) -> ClinicalEvent:
-    coding = _required_coding(obx, 3, occurrence)
+class _Order:
+    """An OBR, with what each of its results reads from it worked out once."""
+
+    __slots__ = ("_date", "_dated", "coding", "identity", "obr")
+
+    def __init__(self, obr: Segment) -> None:
+        self.obr = obr
+        self.coding = _coding(_components(obr, 4))
+        self.identity = _order_identity(obr)
+        self._date: date | None = None
+        self._dated = False
+
+    def date(self) -> date | None:
+        """OBR-7's date; read when a result has no OBX-14, so an error only then."""
+        if not self._dated:
+            self._date = _date_of(self.obr, 7, _occurrence(self.obr))
+            self._dated = True
+        return self._date
+
+
+def _lab_result(obx: Segment, order: _Order | None, occurrence: int) -> ClinicalEvent:
+    coding, alternate = _required_coding(obx, 3, occurrence)
     status = _plain(obx, 11).upper()
     if not status:
         raise Hl7Error(
@@ -145,8 +173,8 @@ def _lab_result(obx: Segment, obr: Segment | None, occurrence: int) -> ClinicalE
             field=11,
         )
     when = _date_of(obx, 14, occurrence)
-    if when is None and obr is not None:
-        when = _date_of(obr, 7, _occurrence(obr))
+    if when is None and order is not None:
+        when = order.date()
     if when is None:
         raise Hl7Error(
             "date du résultat absente (OBX-14 et OBR-7 vides)",
@@ -155,7 +183,6 @@ def _lab_result(obx: Segment, obr: Segment | None, occurrence: int) -> ClinicalE
             segment_index=occurrence,
             field=14,
         )
-    order = _coding(obr, 4) if obr is not None else None
     value_type = _plain(obx, 2).upper()
     return ClinicalEvent(
         kind=EventKind.LAB_RESULT,
@@ -167,12 +194,12 @@ def _lab_result(obx: Segment, obr: Segment | None, occurrence: int) -> ClinicalE
             if status in WITHDRAWING_RESULT_STATUSES
             else EventAction.RECORD
         ),
-        alternate=_alternate(obx, 3),
-        order=order,
+        alternate=alternate,
+        order=order.coding if order is not None else None,
         value="" if value_type in _NOT_VALUES else _value(obx),
         unit=_plain(obx, 6),
         identity=(
-            _order_identity(obr),
+            order.identity if order is not None else "",
             coding.system,
             coding.code,
             _plain(obx, 4),
@@ -182,11 +209,15 @@ def _lab_result(obx: Segment, obr: Segment | None, occurrence: int) -> ClinicalE
 
 def vaccinations(message: Message) -> list[ClinicalEvent]:
     """One event per RXA; an ORC-3 (filler order) names the administration across messages."""
-    return _events(message, "ORC", "RXA", _vaccination, "aucune vaccination")
+    return _events(message, "ORC", "RXA", _same, _vaccination, "aucune vaccination")
+
+
+def _same(segment: Segment) -> Segment:
+    return segment
 
 
 def _vaccination(rxa: Segment, orc: Segment | None, occurrence: int) -> ClinicalEvent:
-    coding = _required_coding(rxa, 5, occurrence)
+    coding, alternate = _required_coding(rxa, 5, occurrence)
     when = _date_of(rxa, 3, occurrence)
     if when is None:
         raise Hl7Error(
@@ -204,7 +235,7 @@ def _vaccination(rxa: Segment, orc: Segment | None, occurrence: int) -> Clinical
         coding=coding,
         status=_plain(rxa, 20).upper(),
         action=EventAction.WITHDRAW if action == "D" else EventAction.RECORD,
-        alternate=_alternate(rxa, 5),
+        alternate=alternate,
         value=_plain(rxa, 6),
         unit=_plain(rxa, 7),
         identity=(
@@ -227,8 +258,12 @@ def _plain(segment: Segment, field: int) -> str:
     return segment.value(field).strip()
 
 
-def _required_coding(segment: Segment, field: int, occurrence: int) -> Coding:
-    coding = _coding(segment, field)
+def _required_coding(
+    segment: Segment, field: int, occurrence: int
+) -> tuple[Coding, Coding | None]:
+    """A CWE's coding (Hl7Error when it has none) and its alternate coding."""
+    parts = _components(segment, field)
+    coding = _coding(parts)
     if coding is None:
         raise Hl7Error(
             "code absent",
@@ -237,7 +272,7 @@ def _required_coding(segment: Segment, field: int, occurrence: int) -> Coding:
             segment_index=occurrence,
             field=field,
         )
-    return coding
+    return coding, _alternate(parts)
 
 
 def _occurrence(segment: Segment) -> int:
@@ -246,17 +281,15 @@ def _occurrence(segment: Segment) -> int:
     return int(set_id) if set_id.isdigit() and int(set_id) > 0 else 1
 
 
-def _coding(segment: Segment, field: int) -> Coding | None:
-    """The CWE's primary coding; the alternate (components 4–6) when only it is given."""
-    parts = _components(segment, field)
+def _coding(parts: list[str]) -> Coding | None:
+    """A CWE's primary coding; the alternate (components 4–6) when only it is given."""
     code = parts[0].strip()
     if code:
         return Coding(parts[2].strip(), code, parts[1].strip())
-    return _alternate(segment, field)
+    return _alternate(parts)
 
 
-def _alternate(segment: Segment, field: int) -> Coding | None:
-    parts = _components(segment, field)
+def _alternate(parts: list[str]) -> Coding | None:
     code = parts[3].strip()
     if not code:
         return None
@@ -271,10 +304,8 @@ def _components(segment: Segment, field: int) -> list[str]:
     return parts
 
 
-def _order_identity(obr: Segment | None) -> str:
+def _order_identity(obr: Segment) -> str:
     """The filler order number, else the placer's, else the ordered test and its date."""
-    if obr is None:
-        return ""
     for field in (3, 2):
         number = obr.value(field).strip()
         if number:
