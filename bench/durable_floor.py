@@ -14,7 +14,12 @@ fmt-plugin listener on the same machine, and the benchmark runs it beside the ot
 - `thread`: frames are committed on one store thread; the frames that arrive during a commit
   are committed together in the next one (group commit), as fmt-plugin's receiver does.
 
-`asyncio.Protocol` (no streams), MSH-10 found with `bytes.split`, the ACK from a template.
+- `streams`: as `thread`, but on asyncio streams with a timeout around every read and every
+  drain, as fmt-plugin's listener is written: the difference with `thread` is what
+  `asyncio.Protocol` could save fmt-plugin.
+
+`asyncio.Protocol` (no streams, but in `streams` mode), MSH-10 found with `bytes.split`, the
+ACK from a template.
 """
 
 from __future__ import annotations
@@ -127,10 +132,64 @@ class Receiver:
         self.committing = False
 
 
+class StreamsReceiver:
+    """`thread` mode on asyncio streams: one task per connection, a timeout per await."""
+
+    def __init__(self, store: Path) -> None:
+        self.connection = open_store(store)
+        self.executor = ThreadPoolExecutor(1)
+        self.waiting: list[tuple[bytes, asyncio.Future[bytes]]] = []
+        self.committing = False
+
+    async def serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        buffer = b""
+        while True:
+            async with asyncio.timeout(600):
+                data = await reader.read(65536)
+            if not data:
+                writer.close()
+                return
+            buffer += data
+            while (end := buffer.find(END)) >= 0:
+                start = buffer.find(START_BLOCK, 0, end)
+                body, buffer = buffer[start + 1 : end], buffer[end + 2 :]
+                if start < 0:
+                    continue
+                writer.write(ack_for(await self.committed(body)))
+                async with asyncio.timeout(600):
+                    await writer.drain()
+
+    async def committed(self, body: bytes) -> bytes:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.waiting.append((body, future))
+        if not self.committing:
+            self.committing = True
+            asyncio.get_running_loop().create_task(self._commit_waiting())
+        return await future
+
+    async def _commit_waiting(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            ids = await loop.run_in_executor(
+                self.executor, commit, self.connection, [body for body, _ in batch]
+            )
+            for (_, future), cid in zip(batch, ids, strict=True):
+                future.set_result(cid)
+        self.committing = False
+
+
 async def serve(port: int, store: Path, mode: str) -> None:
-    receiver = Receiver(store, mode)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: FloorProtocol(receiver), HOST, port)
+    server: asyncio.Server
+    if mode == "streams":
+        streams = StreamsReceiver(store)
+        server = await asyncio.start_server(streams.serve, HOST, port)
+    else:
+        receiver = Receiver(store, mode)
+        server = await loop.create_server(lambda: FloorProtocol(receiver), HOST, port)
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     async with server:
@@ -140,7 +199,9 @@ async def serve(port: int, store: Path, mode: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=("inline", "thread"), default="thread")
+    parser.add_argument(
+        "--mode", choices=("inline", "thread", "streams"), default="thread"
+    )
     parser.add_argument("--store", type=Path, required=True)
     args = parser.parse_args(argv)
     asyncio.run(serve(args.port, args.store, args.mode))

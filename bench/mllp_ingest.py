@@ -81,7 +81,7 @@ IMPORT_TIMEOUT_S = 3600
 HOST = "127.0.0.1"
 
 #: The floor servers of `durable_floor.py` (raw bytes committed, nothing else): opt-in.
-FLOOR_PEERS = ("floor-inline", "floor-thread")
+FLOOR_PEERS = ("floor-inline", "floor-thread", "floor-streams")
 PEERS = ("hl7apy", "python-hl7", "fmt-plugin", *FLOOR_PEERS)
 DEFAULT_PEERS = ("hl7apy", "python-hl7", "fmt-plugin")
 
@@ -809,6 +809,7 @@ def make_peers(
         FMT: lambda: FmtPeer(FmtCli(args.fmt_executable), roster),
         "floor-inline": lambda: FloorPeer("inline"),
         "floor-thread": lambda: FloorPeer("thread"),
+        "floor-streams": lambda: FloorPeer("streams"),
     }
     return [factories[name]() for name in names]
 

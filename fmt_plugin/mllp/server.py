@@ -781,6 +781,12 @@ class MllpServer:
     ) -> bool:
         """Write a framed ACK; False (logged) if the peer is gone or does not read."""
         writer.write(frame(ack))
+        if (
+            not writer.transport.is_closing()
+            and not writer.transport.get_write_buffer_size()
+        ):
+            # All handed to the kernel: nothing to drain, no timeout to arm (per ACK).
+            return True
         try:
             # A peer that stops reading its ACKs counts as idle.
             async with asyncio.timeout(self._settings.idle_timeout_s):
