@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from fmt_plugin.errors import Hl7Error
 from fmt_plugin.hl7.er7 import Message, charset_codec
@@ -240,41 +241,72 @@ def build_ack(
     MSH-15/16 empty, so that nobody acknowledges it. A rejection adds an ERR segment and a
     short MSA-3.
     """
-    sep = header.field_separator
-    enc = header.encoding_characters
-    comp = enc[0]
     sent_code = ENHANCED_CODES[code] if header.enhanced and not application else code
-    msh = sep.join(
+    before_time, before_id, after_id = _template(
+        header.field_separator,
+        header.encoding_characters,
+        header.receiving_application,
+        header.receiving_facility,
+        header.sending_application,
+        header.sending_facility,
+        header.trigger_event,
+        header.processing_id,
+        header.version,
+        header.country,
+        header.charset,
+        sent_code,
+    )
+    text = (
+        before_time
+        + now.strftime("%Y%m%d%H%M%S")
+        + before_id
+        + next_control_id()
+        + after_id
+        + header.control_id
+    )
+    if rejection is not None:
+        sep = header.field_separator
+        text += sep + escape(_short(rejection.reason), header)
+        text += "\r" + _err(header, rejection)
+    return (text + "\r").encode(header.codec, errors="replace")
+
+
+@lru_cache(maxsize=1024)
+def _template(
+    sep: str,
+    enc: str,
+    receiving_application: str,
+    receiving_facility: str,
+    sending_application: str,
+    sending_facility: str,
+    trigger_event: str,
+    processing_id: str,
+    version: str,
+    country: str,
+    charset: str,
+    sent_code: str,
+) -> tuple[str, str, str]:
+    """An ACK's text around its time, its own MSH-10 and the MSA-2 it echoes.
+
+    A sender's headers differ only in those: the rest is joined once per sender and code.
+    """
+    comp = enc[0]
+    tail = sep.join([processing_id, version, "", "", "", "", country, charset])
+    msh_tail = sep + tail.rstrip(sep) if tail.strip(sep) else ""
+    before_time = sep.join(
         [
             "MSH",
             enc,
-            header.receiving_application,
-            header.receiving_facility,
-            header.sending_application,
-            header.sending_facility,
-            now.strftime("%Y%m%d%H%M%S"),
+            receiving_application,
+            receiving_facility,
+            sending_application,
+            sending_facility,
             "",
-            comp.join(["ACK", header.trigger_event, "ACK"]),
-            next_control_id(),
-            header.processing_id,
-            header.version,
-            "",
-            "",
-            "",
-            "",
-            header.country,
-            header.charset,
         ]
-    ).rstrip(sep)
-    segments = [msh]
-    msa = ["MSA", sent_code, header.control_id]
-    if rejection is not None:
-        msa.append(escape(_short(rejection.reason), header))
-    segments.append(sep.join(msa))
-    if rejection is not None:
-        segments.append(_err(header, rejection))
-    text = "\r".join(segments) + "\r"
-    return text.encode(header.codec, errors="replace")
+    )
+    before_id = sep + sep + comp.join(["ACK", trigger_event, "ACK"]) + sep
+    after_id = msh_tail + "\r" + sep.join(["MSA", sent_code, ""])
+    return before_time, before_id, after_id
 
 
 def _err(header: AckHeader, rejection: Rejection) -> str:
