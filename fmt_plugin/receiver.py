@@ -1,22 +1,22 @@
-"""The MLLP frame handler: hands frames to the ingest pipeline on the store's own thread.
+"""The MLLP frame handler: hands frames to the ingest pipeline and answers once committed.
 
-SQLite work (and the parsing next to it) runs on one dedicated thread so the event loop keeps
-serving sockets. Frames that arrive while a commit is running are committed together in the
-next transaction (group commit): with eight senders, one fsync acknowledges up to eight
-messages, while a lone sender still gets its ACK after exactly one commit.
+SQLite work runs on one dedicated store thread so the event loop keeps serving sockets.
+Frames that arrive while a commit is running are committed together in the next transaction
+(group commit): with eight senders, one fsync acknowledges up to eight messages. Small
+messages are parsed on the loop as they arrive, so the store thread only commits and the
+parsing of the next frames overlaps the SQLite work of the commit in progress (eight
+senders: +12 % in bench/).
 
 A lone sender (this batch and the one before it each held one small message) has its message
 committed on the event loop's own thread instead: handing a message to the store thread and
 its outcome back costs two thread wake-ups, about a tenth of a millisecond, which is a tenth
 of a lone sender's round trip (`bench/durable_floor.py` measures it: 4,800 against 3,200
-msg/s for the bare commit). With several senders the store thread is worth its hops: the
-loop reads and parses the next frames while the fsync runs. A store lock keeps the two
-threads off the SQLite connection at the same time. Small messages are also parsed on the
-loop, as they arrive, so that the store thread only commits: the parsing of the next frames
-overlaps the SQLite work of the commit in progress (eight senders: +12 % in bench/).
-Adapters' code never runs on the loop:
-with an adapter that rewrites messages or matches patients itself, every message is parsed
-and committed on the store thread, and the adapters hear of an inline commit's events afterwards, on that thread.
+msg/s for the bare commit). A store lock keeps the two threads off the SQLite connection at
+the same time.
+
+Adapters' code never runs on the loop: with an adapter that rewrites messages or matches
+patients itself, every message is parsed and committed on the store thread, and the
+adapters hear of an inline commit's events afterwards, on that thread.
 
 A large message (LARGE_MESSAGE_BYTES or more: a lab's year of results in one ORU) is parsed
 on a thread of its own and committed in a transaction of its own, so that the seconds its
