@@ -29,7 +29,7 @@ import asyncio
 import signal
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -99,22 +99,18 @@ class FloorProtocol(asyncio.Protocol):
             self.receiver.received(self.transport, frames)
 
 
-class Receiver:
-    """Commits frames before answering them, inline or on a store thread."""
+class GroupCommitter:
+    """Commits on one store thread; what arrives during a commit goes in the next one."""
 
-    def __init__(self, store: Path, mode: str) -> None:
+    def __init__(self, store: Path) -> None:
         self.connection = open_store(store)
-        self.inline = mode == "inline"
         self.executor = ThreadPoolExecutor(1)
-        self.waiting: list[tuple[asyncio.Transport, bytes]] = []
+        #: (frame, what to call with its control id once committed)
+        self.waiting: list[tuple[bytes, Callable[[bytes], None]]] = []
         self.committing = False
 
-    def received(self, transport: asyncio.Transport, frames: list[bytes]) -> None:
-        if self.inline:
-            for cid in commit(self.connection, frames):
-                transport.write(ack_for(cid))
-            return
-        self.waiting.extend((transport, body) for body in frames)
+    def add(self, body: bytes, committed: Callable[[bytes], None]) -> None:
+        self.waiting.append((body, committed))
         if not self.committing:
             self.committing = True
             asyncio.get_running_loop().create_task(self._commit_waiting())
@@ -124,22 +120,39 @@ class Receiver:
         while self.waiting:
             batch, self.waiting = self.waiting, []
             ids = await loop.run_in_executor(
-                self.executor, commit, self.connection, [body for _, body in batch]
+                self.executor, commit, self.connection, [body for body, _ in batch]
             )
-            for (transport, _), cid in zip(batch, ids, strict=True):
-                if not transport.is_closing():
-                    transport.write(ack_for(cid))
+            for (_, committed), cid in zip(batch, ids, strict=True):
+                committed(cid)
         self.committing = False
+
+
+class Receiver:
+    """Commits frames before answering them, inline or through a `GroupCommitter`."""
+
+    def __init__(self, store: Path, mode: str) -> None:
+        self.inline = mode == "inline"
+        self.committer = GroupCommitter(store)
+
+    def received(self, transport: asyncio.Transport, frames: list[bytes]) -> None:
+        if self.inline:
+            for cid in commit(self.committer.connection, frames):
+                transport.write(ack_for(cid))
+            return
+
+        def answer(cid: bytes) -> None:
+            if not transport.is_closing():
+                transport.write(ack_for(cid))
+
+        for body in frames:
+            self.committer.add(body, answer)
 
 
 class StreamsReceiver:
     """`thread` mode on asyncio streams: one task per connection, a timeout per await."""
 
     def __init__(self, store: Path) -> None:
-        self.connection = open_store(store)
-        self.executor = ThreadPoolExecutor(1)
-        self.waiting: list[tuple[bytes, asyncio.Future[bytes]]] = []
-        self.committing = False
+        self.committer = GroupCommitter(store)
 
     async def serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -163,22 +176,8 @@ class StreamsReceiver:
 
     async def committed(self, body: bytes) -> bytes:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self.waiting.append((body, future))
-        if not self.committing:
-            self.committing = True
-            asyncio.get_running_loop().create_task(self._commit_waiting())
+        self.committer.add(body, future.set_result)
         return await future
-
-    async def _commit_waiting(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self.waiting:
-            batch, self.waiting = self.waiting, []
-            ids = await loop.run_in_executor(
-                self.executor, commit, self.connection, [body for body, _ in batch]
-            )
-            for (_, future), cid in zip(batch, ids, strict=True):
-                future.set_result(cid)
-        self.committing = False
 
 
 async def serve(port: int, store: Path, mode: str) -> None:
