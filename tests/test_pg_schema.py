@@ -475,3 +475,14 @@ def test_a_malformed_dsn_gives_a_store_error_without_the_password(dsn):
     with pytest.raises(StoreError, match="connexion impossible") as refused:
         pg_schema.connect(dsn, "cab_a")
     assert SECRET not in str(refused.value)
+
+
+def test_a_dsn_without_a_connect_timeout_waits_ten_seconds_at_most():
+    options = pg_schema.connection_options("host=127.0.0.1 user=postgres")
+    assert options == {"connect_timeout": pg_schema.DEFAULT_CONNECT_TIMEOUT_S}
+    assert pg_schema.DEFAULT_CONNECT_TIMEOUT_S == 10
+
+
+def test_a_dsn_with_its_own_connect_timeout_keeps_it():
+    assert pg_schema.connection_options("host=127.0.0.1 connect_timeout=3") == {}
+    assert pg_schema.connection_options("postgresql://h/db?connect_timeout=3") == {}

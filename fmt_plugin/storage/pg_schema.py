@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -30,6 +31,9 @@ SCHEMA_NAME_RULE = (
 #: advisory locks of fmt-plugin (daily planning, ...) use other first keys, so they never
 #: wait on a migration of the same practice.
 MIGRATION_LOCK_CLASS = 0x464D5401
+
+#: Seconds to wait for the server when the DSN says nothing (libpq's default is forever).
+DEFAULT_CONNECT_TIMEOUT_S = 10
 
 PgConnection = psycopg.Connection[TupleRow]
 
@@ -76,7 +80,7 @@ def connect(dsn: str, schema: TenantSchema | str) -> PgConnection:
     """
     tenant = TenantSchema.of(schema)
     try:
-        conn = psycopg.connect(dsn, autocommit=True)
+        conn = psycopg.connect(dsn, autocommit=True, **connection_options(dsn))
     except psycopg.Error as exc:
         raise StoreError(
             f"{tenant.where}: connexion impossible ({_without_secrets(exc, dsn)})"
@@ -87,6 +91,15 @@ def connect(dsn: str, schema: TenantSchema | str) -> PgConnection:
         conn.close()
         raise
     return conn
+
+
+def connection_options(dsn: str) -> dict[str, Any]:
+    """`connect_timeout` when the DSN sets none: an unreachable host must not hang `serve`."""
+    try:
+        given = "connect_timeout" in conninfo_to_dict(dsn)
+    except psycopg.Error:
+        given = False  # psycopg.connect reports the bad DSN itself
+    return {} if given else {"connect_timeout": DEFAULT_CONNECT_TIMEOUT_S}
 
 
 def _without_secrets(exc: psycopg.Error, dsn: str) -> str:
