@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from fmt_plugin.errors import StoreError
@@ -94,7 +95,15 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def available_migrations() -> list[Migration]:
     """The migrations shipped with the package, in version order; numbering must be 1, 2, …."""
-    folder = resources.files("fmt_plugin.storage").joinpath("migrations")
+    return migrations_in(resources.files("fmt_plugin.storage").joinpath("migrations"))
+
+
+def migrations_in(folder: Traversable) -> list[Migration]:
+    """The `NNNN_name.sql` files of `folder` (other entries ignored), in version order.
+
+    Shared with the PostgreSQL backend, whose translations live in a sub-folder with the
+    same numbers and names. StoreError unless the numbering is 1, 2, … without a gap.
+    """
     found: list[Migration] = []
     for entry in folder.iterdir():
         match = MIGRATION_NAME_RE.match(entry.name)
