@@ -12,7 +12,9 @@ committed on the event loop's own thread instead: handing a message to the store
 its outcome back costs two thread wake-ups, about a tenth of a millisecond, which is a tenth
 of a lone sender's round trip (`bench/durable_floor.py` measures it: 4,800 against 3,200
 msg/s for the bare commit). A store lock keeps the two threads off the SQLite connection at
-the same time.
+the same time. Inline commits slower than INLINE_SLOW_S, three in a row (a slow disk), send
+the next ones to the store thread for a while: the loop, which also serves the dashboard, must not wait
+on the disk.
 
 Adapters' code never runs on the loop: with an adapter that rewrites messages or matches
 patients itself, every message is parsed and committed on the store thread, and the
@@ -58,6 +60,13 @@ MAX_BATCH = 64
 LARGE_MESSAGE_BYTES = 256 * 1024
 #: A lone sender's message up to this size is committed on the event loop's thread.
 INLINE_MAX_BYTES = 64 * 1024
+#: An inline commit slower than this means a slow disk: the loop (the dashboard, the other
+#: connections) must not wait on its fsyncs, and two thread hops are noise beside them.
+INLINE_SLOW_S = 0.005
+#: Slow inline commits in a row that make a slow disk (one alone is a hiccup: a checkpoint).
+INLINE_SLOW_IN_A_ROW = 3
+#: How long commits then stay on the store thread.
+INLINE_PAUSE_S = 60.0
 T = TypeVar("T")
 
 
@@ -86,8 +95,11 @@ class IngestReceiver:
         *,
         max_message_bytes: int,
         on_patients_written: Callable[[Sequence[str]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open = open_ingestor
+        #: Seconds, for the inline pause (tests pass a clock they move).
+        self._clock = clock
         self._max_bytes = max_message_bytes
         self._on_patients_written = on_patients_written
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="fmt-store")
@@ -102,6 +114,11 @@ class IngestReceiver:
         self.tally: Counter[str] = Counter()
         #: Commits run on the event loop's thread (a lone sender's), since start.
         self.inline_commits = 0
+        #: Inline commits slower than this, INLINE_SLOW_IN_A_ROW times in a row, pause
+        #: inlining for INLINE_PAUSE_S.
+        self.inline_slow_s = INLINE_SLOW_S
+        self._slow_in_a_row = 0
+        self._inline_paused_until = float("-inf")
         #: Since when the store refuses the ingest's commits; None once one commits again.
         self.write_failure: WriteFailure | None = None
         self._last_commit = float("-inf")
@@ -229,10 +246,12 @@ class IngestReceiver:
         inline = self._lone(batch) and self._store_lock.acquire(blocking=False)
         try:
             if inline:
+                started = time.perf_counter()
                 try:
                     outcomes = commit(notify=False)
                 finally:
                     self._store_lock.release()
+                    self._time_inline(time.perf_counter() - started)
                 self.inline_commits += 1
             else:
                 outcomes = await self.on_store_thread(partial(commit, True))
@@ -272,10 +291,32 @@ class IngestReceiver:
                 ]
             )
 
+    def _time_inline(self, elapsed_s: float) -> None:
+        """Pause inlining after slow inline commits in a row (a slow disk)."""
+        if elapsed_s <= self.inline_slow_s:
+            self._slow_in_a_row = 0
+            return
+        self._slow_in_a_row += 1
+        if self._slow_in_a_row < INLINE_SLOW_IN_A_ROW:
+            return
+        self._slow_in_a_row = 0
+        self._inline_paused_until = self._clock() + INLINE_PAUSE_S
+        log.info(
+            "%d commits in a row took over %g ms (the last %.1f ms): commits go "
+            "through the store thread for %gs, "
+            "so that the event loop does not wait on the disk",
+            INLINE_SLOW_IN_A_ROW,
+            self.inline_slow_s * 1000,
+            elapsed_s * 1000,
+            INLINE_PAUSE_S,
+        )
+
     def _lone(self, batch: list[_Pending]) -> bool:
-        """Whether to commit `batch` inline: one small message, after a batch of one."""
+        """Whether to commit `batch` inline: one small message, after a batch of one,
+        while inline commits are fast."""
         lone = (
             self._inline_allowed
+            and self._clock() >= self._inline_paused_until
             and len(batch) == 1
             and self._previous_batch == 1
             and not batch[0].large

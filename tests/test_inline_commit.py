@@ -20,7 +20,13 @@ from fmt_plugin.ingest import Ingestor
 from fmt_plugin.installation import open_installation
 from fmt_plugin.mllp.server import PeerInfo
 from fmt_plugin.model import PatientIdentifier, StoredEvent
-from fmt_plugin.receiver import INLINE_MAX_BYTES, LARGE_MESSAGE_BYTES, IngestReceiver
+from fmt_plugin.receiver import (
+    INLINE_MAX_BYTES,
+    INLINE_PAUSE_S,
+    INLINE_SLOW_IN_A_ROW,
+    LARGE_MESSAGE_BYTES,
+    IngestReceiver,
+)
 from fmt_plugin.service import installation_ingestor
 
 HEADER = (
@@ -73,11 +79,18 @@ def opener(
 def one_after_the_other(
     open_ingestor: Callable[[], tuple[Ingestor, Callable[[], None]]],
     frames: Sequence[bytes],
+    *,
+    slow_s: float = 60.0,
 ) -> tuple[list[str], int]:
-    """Each frame's ACK awaited before the next is handed over; and the inline commits."""
+    """Each frame's ACK awaited before the next is handed over; and the inline commits.
+
+    `slow_s` is the duration from which an inline commit counts as slow: a minute by
+    default, so that no test depends on the speed of the machine's disk.
+    """
 
     async def run() -> tuple[list[str], int]:
         receiver = IngestReceiver(open_ingestor, max_message_bytes=64 * 1024 * 1024)
+        receiver.inline_slow_s = slow_s
         await receiver.start()
         try:
             answers = [
@@ -217,3 +230,49 @@ def test_adapters_hear_of_inline_commits_on_the_store_thread_in_commit_order(
     ids = [event.event_id for event in listener.events]
     assert len(ids) == 10
     assert ids == sorted(ids)
+
+
+def test_slow_inline_commits_in_a_row_send_the_next_ones_to_the_store_thread(
+    installation,
+):
+    frames = [message(f"M{n}") for n in range(1, 9)]
+    # Every commit counts as slow: the third inline one in a row pauses inlining.
+    answers, inline = one_after_the_other(opener(installation), frames, slow_s=0.0)
+    assert answers == [f"AA M{n}" for n in range(1, 9)]
+    assert inline == INLINE_SLOW_IN_A_ROW
+
+
+def test_inline_commits_under_the_threshold_go_on_inline(installation):
+    frames = [message(f"M{n}") for n in range(1, 9)]
+    answers, inline = one_after_the_other(opener(installation), frames, slow_s=60.0)
+    assert answers == [f"AA M{n}" for n in range(1, 9)]
+    assert inline == 7
+
+
+def test_inlining_resumes_once_the_pause_after_slow_commits_is_over(installation):
+    now = [1000.0]
+
+    async def run() -> list[int]:
+        receiver = IngestReceiver(
+            opener(installation),
+            max_message_bytes=64 * 1024 * 1024,
+            clock=lambda: now[0],
+        )
+        receiver.inline_slow_s = 0.0  # every commit is slow
+        await receiver.start()
+        counts = []
+        try:
+            for n in range(1, 7):  # the third inline commit in a row pauses inlining
+                await receiver.handle_frame(message(f"A{n}"), PEER)
+            counts.append(receiver.inline_commits)
+            now[0] += INLINE_PAUSE_S - 1
+            await receiver.handle_frame(message("B1"), PEER)
+            counts.append(receiver.inline_commits)
+            now[0] += 2
+            await receiver.handle_frame(message("B2"), PEER)
+            counts.append(receiver.inline_commits)
+        finally:
+            await receiver.stop()
+        return counts
+
+    assert asyncio.run(run()) == [3, 3, 4]
