@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from fmt_plugin import __version__
 from fmt_plugin.config import StoreSettings
 from fmt_plugin.hooks.specs import HOOKS_VERSION
-from fmt_plugin.mllp.server import MllpServer
+from fmt_plugin.mllp.server import REFUSALS, MllpServer
 from fmt_plugin.model import AdapterInfo
 from fmt_plugin.receiver import IngestReceiver
 from fmt_plugin.storage.store import Store
@@ -105,6 +105,7 @@ class ServiceMonitor:
                 "port": self.listener.port,
                 "en_service": self.listener.serving,
                 "connexions": self.listener.connections,
+                "refus": {reason: self.listener.refused[reason] for reason in REFUSALS},
             },
             "messages": {
                 "aujourd_hui": counts["today"],

@@ -105,6 +105,7 @@ def test_connections_over_max_connections_are_closed_at_once_with_one_log_line(
             assert all([await client.closed_without_reply() for client in extra])
             assert len(handler.payloads) == 3
             assert server.connections == 3
+            assert server.refused["too_many_connections"] == 20  # each one counted
             for client in held + extra:
                 client.close()
 
@@ -176,6 +177,7 @@ def test_a_frame_trickling_in_is_closed_at_its_deadline(mllp_log):
             assert await closer
             await until(lambda: server.connections == 0)
             assert server.buffered_bytes == 0
+            assert server.refused["frame_timeout"] == 1
         assert handler.payloads == []
 
     run(scenario())
@@ -276,6 +278,7 @@ def test_partial_frames_of_all_connections_stay_within_max_buffered_bytes(mllp_l
             assert 1 <= len(held) <= BUDGET // PARTIAL
             assert len(closed) == CLIENTS - len(held)
             assert server.buffered_bytes_peak <= BUDGET
+            assert server.refused["over_buffer_budget"] == len(closed)
             for client in held + closed:
                 client.close()
             await until(lambda: server.connections == 0)
@@ -558,6 +561,12 @@ def get_health(server: Server) -> int:
         return int(r.status)
 
 
+def get_refusals(server: Server) -> dict[str, int]:
+    """The listener's refusals by reason, from /status."""
+    with urllib.request.urlopen(server.status_url + "/status", timeout=30) as r:  # noqa: S310
+        return dict(json.load(r)["ecoute_hl7"]["refus"])
+
+
 def wait_for_closes(service: Server) -> None:
     """Until the service logged the close of every connection it had accepted."""
 
@@ -582,6 +591,8 @@ def test_health_answers_while_the_mllp_listener_is_saturated(limited_service):
             await client.write(START_BLOCK + b"MSH|")
         await loop.run_in_executor(None, service.wait_for_line, "max_connections")
         assert await loop.run_in_executor(None, get_health, service) == 200
+        refused = await loop.run_in_executor(None, get_refusals, service)
+        assert refused["too_many_connections"] > 0  # what the log only samples
         for client in clients:
             client.close()
         await loop.run_in_executor(None, wait_for_closes, service)

@@ -173,6 +173,7 @@ def test_oversize_frame_gets_the_reject_then_eof(mllp_log):
             big = message(1) + b"x" * 200
             assert await client.call(big) == b"AR " + big[:10]
             assert await client.closed_without_reply()
+            assert server.refused["oversize"] == 1
         assert handler.heads == [big[:101]]
         assert handler.payloads == []
 

@@ -166,6 +166,7 @@ def test_plain_tcp_client_on_a_tls_listener_is_refused(pki, mllp_log):
         async with MllpServer(StubHandler(), tls_settings(pki)) as server:
             assert await call(server, None) is None
             assert await call(server, pki.client_context()) == ACK
+            assert server.refused["tls_handshake"] == 1
 
     run(scenario())
     assert warnings_of(mllp_log, "TLS handshake with 127.0.0.1")
@@ -234,6 +235,8 @@ def test_allow_list_serves_listed_subjects_only(pki, mllp_log):
             other = pki.client_context(lab_cert(pki.ca, "intruder"))
             assert await call(server, other) is None
             assert await call(server, listed) == ACK
+            assert server.refused["tls_client"] == 1
+            assert server.refused["tls_handshake"] == 0
         assert len(handler.peers) == 1
 
     run(scenario())

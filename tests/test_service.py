@@ -22,6 +22,7 @@ from conftest import PUBLIC_SCENARIO
 from service_process import start_server
 
 from fmt_plugin.errors import ConfigError
+from fmt_plugin.mllp.server import REFUSALS
 from fmt_plugin.service import ServiceReady, run_service
 
 START_BLOCK, END_BLOCK = b"\x0b", b"\x1c\r"
@@ -154,6 +155,7 @@ def test_status_lists_adapters_listener_outbox_and_next_job_runs(scenario_config
         assert all(adapter["version"] for adapter in adapters.values())
         assert body["ecoute_hl7"]["port"] == ready.mllp_port
         assert body["ecoute_hl7"]["en_service"] is True
+        assert body["ecoute_hl7"]["refus"] == dict.fromkeys(REFUSALS, 0)
         assert set(body["rappels"]) >= {"planned", "sent", "dead", "uncertain"}
         jobs = {job["id"]: job for job in body["taches"]}
         assert set(jobs) == {"recalls-plan", "recalls-deliver", "status-snapshot"}

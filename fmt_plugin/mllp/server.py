@@ -27,6 +27,7 @@ import math
 import resource
 import ssl
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -208,6 +209,17 @@ class LogThrottle:
         return suppressed
 
 
+#: The reasons counted in `MllpServer.refused`.
+REFUSALS = (
+    "too_many_connections",  # over mllp.max_connections: closed unread
+    "frame_timeout",  # a frame not complete within mllp.frame_timeout_s
+    "over_buffer_budget",  # a partial frame over mllp.max_buffered_bytes
+    "oversize",  # a frame over mllp.max_message_bytes: answered AR
+    "tls_handshake",  # the TLS handshake failed
+    "tls_client",  # a client certificate not in mllp.tls_client_subjects
+)
+
+
 class MllpServer:
     """An MLLP listener on `settings.host:settings.port`, over TLS when configured.
 
@@ -226,6 +238,9 @@ class MllpServer:
         self._stopped = asyncio.Event()
         self._buffered = 0
         self._buffered_peak = 0
+        #: What the listener refused since it was made, by reason (see `REFUSALS`): the
+        #: status endpoint shows it, so an operator sees a flood the log only samples.
+        self.refused: Counter[str] = Counter()
         self._refusals = LogThrottle(LOG_THROTTLE_S)
         self._accept_errors = LogThrottle(LOG_THROTTLE_S)
         self._exception_handler: _ExceptionHandler | None = None
@@ -466,6 +481,7 @@ class MllpServer:
         # No task and no await: a flood of connections costs a descriptor for one loop
         # iteration each, and a line per LOG_THROTTLE_S.
         writer.transport.abort()
+        self.refused["too_many_connections"] += 1
         suppressed = self._refusals.due(asyncio.get_running_loop().time())
         if suppressed is not None:
             log.warning(
@@ -537,12 +553,14 @@ class MllpServer:
         try:
             await writer.start_tls(context, ssl_handshake_timeout=timeout)
         except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+            self.refused["tls_handshake"] += 1
             log.warning(
                 "TLS handshake with %s failed: %s", connection.peer, _tls_reason(exc)
             )
             return False
         subject = peer_subject(writer.get_extra_info("ssl_object"))
         if not subject_allowed(subject, self._settings.tls_client_subjects):
+            self.refused["tls_client"] += 1
             log.warning(
                 "TLS client %s refused: certificate subject %r is not in "
                 "mllp.tls_client_subjects",
@@ -604,6 +622,7 @@ class MllpServer:
                 return await reader.read(READ_SIZE)
         except TimeoutError:
             if deadline is not None and deadline <= idle_at:
+                self.refused["frame_timeout"] += 1
                 log.warning(
                     "MLLP connection from %s: frame not complete within %gs "
                     "(mllp.frame_timeout_s): closing without ACK",
@@ -682,6 +701,7 @@ class MllpServer:
         return True
 
     def _log_over_budget(self, connection: _Connection) -> None:
+        self.refused["over_buffer_budget"] += 1
         # No ACK: the refusal is temporary (others hold the memory), and an AR would tell
         # many senders not to send this message again. Without an ACK they resend it.
         log.warning(
@@ -730,6 +750,7 @@ class MllpServer:
         """Write the handler's reject ACK; False if it could not be written."""
         connection.busy = True
         try:
+            self.refused["oversize"] += 1
             log.warning(
                 "MLLP frame from %s exceeds %d bytes: rejected, closing the connection",
                 connection.peer,
