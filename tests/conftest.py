@@ -18,8 +18,8 @@ from fmt_plugin.storage import KeyRing, generate_key_file
 PUBLIC_SCENARIO = Path(__file__).parent / "data" / "public_scenario"
 
 # The dashboard's fixtures (the demo practice served by the real service, and Chromium),
-# and a real PostgreSQL server with a fresh database per test.
-pytest_plugins = ["dashboard_service", "postgres"]
+# a real PostgreSQL server with a fresh database per test, and the store on both backends.
+pytest_plugins = ["dashboard_service", "postgres", "store_backends"]
 
 
 @dataclass(frozen=True)

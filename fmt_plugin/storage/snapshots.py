@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 
 from fmt_plugin.rules.rates import IndicatorRate
+from fmt_plugin.storage.connection import StoreConnection
+
+#: The day's row of an indicator is replaced whole, as `INSERT OR REPLACE` did (SQLite
+#: only); this form runs on both backends.
+RECORD = (
+    "INSERT INTO rate_snapshots"
+    " (day, indicator, done, to_check, upcoming, excluded, taken_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (day, indicator) DO UPDATE SET"
+    " done = excluded.done, to_check = excluded.to_check,"
+    " upcoming = excluded.upcoming, excluded = excluded.excluded,"
+    " taken_at = excluded.taken_at"
+)
 
 
 class RateSnapshots:
@@ -15,7 +27,7 @@ class RateSnapshots:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: StoreConnection,
         write: Callable[[], AbstractContextManager[None]],
     ) -> None:
         self._conn = conn
@@ -39,11 +51,7 @@ class RateSnapshots:
             for r in rates
         ]
         with self._write():
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO rate_snapshots (day, indicator, done, to_check,"
-                " upcoming, excluded, taken_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            self._conn.executemany(RECORD, rows)
 
     def days(self) -> set[date]:
         """The days that have a snapshot."""

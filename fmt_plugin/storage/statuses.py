@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -12,10 +11,33 @@ from typing import Any
 
 from fmt_plugin.errors import DecryptionError
 from fmt_plugin.status_changes import KnownStatus, PatientStatuses
+from fmt_plugin.storage.connection import StoreConnection, dialect_of
 from fmt_plugin.storage.crypto import FieldCipher
 
 TABLE = "indicator_statuses"
 FIELD = "payload"
+
+#: `excluded.revision` is the revision the row would have had if inserted: on SQLite the
+#: next AUTOINCREMENT number, on PostgreSQL the next of the identity sequence. Either way
+#: a replaced row takes a number never handed out before, as `INSERT OR REPLACE` (which
+#: deleted the row and inserted it anew) gave it on SQLite. One number per write: `SET
+#: revision = DEFAULT` would draw a second one on PostgreSQL and does not parse on SQLite.
+REPLACE = (
+    "INSERT INTO indicator_statuses (patient_id, evaluated_on, payload)"
+    " VALUES (?, ?, ?)"
+    " ON CONFLICT (patient_id) DO UPDATE SET revision = excluded.revision,"
+    " evaluated_on = excluded.evaluated_on, payload = excluded.payload"
+)
+
+#: The rows of a JSON array of patient ids. No function does this on both engines, and a
+#: list of `?` would hit SQLite's limit on parameters for a large practice.
+SELECT_OF = {
+    "sqlite": "SELECT patient_id, payload FROM indicator_statuses"
+    " WHERE patient_id IN (SELECT value FROM json_each(?))",
+    "postgresql": "SELECT patient_id, payload FROM indicator_statuses"
+    " WHERE patient_id IN"
+    " (SELECT value FROM json_array_elements_text(CAST(? AS json)))",
+}
 
 
 @dataclass(frozen=True)
@@ -38,13 +60,14 @@ class IndicatorStatuses:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: StoreConnection,
         cipher: FieldCipher,
         write: Callable[[], AbstractContextManager[None]],
     ) -> None:
         self._conn = conn
         self._cipher = cipher
         self._write = write
+        self._select_of = SELECT_OF[dialect_of(conn)]
 
     def __repr__(self) -> str:
         return "<IndicatorStatuses>"
@@ -70,9 +93,7 @@ class IndicatorStatuses:
         The ids go in as one JSON parameter, whatever their number.
         """
         rows = self._conn.execute(
-            "SELECT patient_id, payload FROM indicator_statuses"
-            " WHERE patient_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(set(patient_ids))),),
+            self._select_of, (json.dumps(sorted(set(patient_ids))),)
         )
         return {
             patient_id: self._decrypt(patient_id, value) for patient_id, value in rows
@@ -81,8 +102,8 @@ class IndicatorStatuses:
     def written_since(self, revision: int) -> tuple[int, dict[str, PatientStatuses]]:
         """The rows replaced after `revision` (0: every row) and the revision now.
 
-        Each replacement gives the row a new revision, never reused (AUTOINCREMENT): a
-        reader that keeps a copy (the dashboard) re-reads only what changed since.
+        Each replacement gives the row a new revision, never reused (SQLite's
+        AUTOINCREMENT, PostgreSQL's identity sequence; see REPLACE): a reader that keeps a copy (the dashboard) re-reads only what changed since.
         """
         rows = self._conn.execute(
             "SELECT revision, patient_id, payload FROM indicator_statuses"
@@ -117,11 +138,7 @@ class IndicatorStatuses:
             for patient_id, known in statuses.items()
         ]
         with self._write():
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO indicator_statuses (patient_id, evaluated_on, payload)"
-                " VALUES (?, ?, ?)",
-                rows,
-            )
+            self._conn.executemany(REPLACE, rows)
 
     def _encrypt(self, patient_id: str, known: Mapping[str, KnownStatus]) -> bytes:
         payload = {
