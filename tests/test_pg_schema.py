@@ -7,7 +7,7 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -353,14 +353,21 @@ def test_ciphertext_bytes_round_trip_through_bytea_unchanged(migrated):
     assert type(row[1]) is bytes
 
 
-def test_two_practices_in_one_database_do_not_see_each_other(pg_database):
-    """A patient of cab_a is not in cab_b's roster, and cab_b's counter did not move."""
+@contextmanager
+def two_practices(database: str) -> Iterator[tuple[PgConnection, PgConnection]]:
+    """Connections to the migrated schemas of practices cab_a and cab_b of one database."""
     with (
-        closing(pg_schema.connect(pg_database, "cab_a")) as a,
-        closing(pg_schema.connect(pg_database, "cab_b")) as b,
+        closing(pg_schema.connect(database, "cab_a")) as a,
+        closing(pg_schema.connect(database, "cab_b")) as b,
     ):
         pg_schema.migrate(a, "cab_a")
         pg_schema.migrate(b, "cab_b")
+        yield a, b
+
+
+def test_two_practices_in_one_database_do_not_see_each_other(pg_database):
+    """A patient of cab_a is not in cab_b's roster, and cab_b's counter did not move."""
+    with two_practices(pg_database) as (a, b):
         a.execute("INSERT INTO patients (patient_id, identity) VALUES ('p1', '\\x01')")
         assert a.execute("SELECT count(*) FROM patients").fetchone() == (1,)
         assert b.execute("SELECT count(*) FROM patients").fetchone() == (0,)
@@ -369,12 +376,7 @@ def test_two_practices_in_one_database_do_not_see_each_other(pg_database):
 
 def test_a_practice_roster_counter_moves_whoever_writes_its_patients(pg_database):
     """A write from a session set on another practice moves cab_a's counter, not its own."""
-    with (
-        closing(pg_schema.connect(pg_database, "cab_a")) as a,
-        closing(pg_schema.connect(pg_database, "cab_b")) as b,
-    ):
-        pg_schema.migrate(a, "cab_a")
-        pg_schema.migrate(b, "cab_b")
+    with two_practices(pg_database) as (a, b):
         b.execute(
             "INSERT INTO cab_a.patients (patient_id, identity) VALUES ('p1', '\\x01')"
         )

@@ -132,11 +132,17 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 def check_not_newer(conn: sqlite3.Connection, path: Path) -> int:
     """Return the database's schema version; StoreError if this code does not know it."""
-    version = current_version(conn)
-    latest = len(available_migrations())
+    return refuse_newer(current_version(conn), len(available_migrations()), str(path))
+
+
+def refuse_newer(version: int, latest: int, where: str) -> int:
+    """`version` if this code knows it (at most `latest`); else StoreError naming both.
+
+    Shared by both backends, so the message a practice reads is the same.
+    """
     if version > latest:
         raise StoreError(
-            f"{path}: la base est au schéma {version}, plus récent que ce logiciel"
+            f"{where}: la base est au schéma {version}, plus récent que ce logiciel"
             f" (schéma {latest}) ; mettez fmt-plugin à jour"
         )
     return version

@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
 from fmt_plugin.errors import StoreError
-from fmt_plugin.storage.db import Migration, migrations_in, utc_now
+from fmt_plugin.storage.db import Migration, migrations_in, refuse_newer, utc_now
 
 SCHEMA_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 SCHEMA_NAME_RULE = (
@@ -146,14 +146,7 @@ def current_version(conn: PgConnection) -> int:
 
 def check_not_newer(conn: PgConnection, where: str) -> int:
     """Return the schema's version; StoreError if this code does not know it."""
-    version = current_version(conn)
-    latest = len(available_migrations())
-    if version > latest:
-        raise StoreError(
-            f"{where}: la base est au schéma {version}, plus récent que ce logiciel"
-            f" (schéma {latest}) ; mettez fmt-plugin à jour"
-        )
-    return version
+    return refuse_newer(current_version(conn), len(available_migrations()), where)
 
 
 def migrate(conn: PgConnection, schema: TenantSchema | str) -> list[int]:
