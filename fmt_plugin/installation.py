@@ -54,8 +54,9 @@ def open_installation(
     """Validate the configuration, unlock the keys, open the store and load every adapter.
 
     `cross_thread_store` opens a store that several threads may use, one at a time (the
-    listener's; see `Store.open`). Raises ConfigError/KeyFileError (bad settings), StoreError (store missing or not ours) or
-    PluginError (an adapter failed): nothing is left open on failure.
+    listener's; see `Store.open`). Raises ConfigError/KeyFileError (bad settings),
+    StoreError (store missing or not ours) or PluginError (an adapter failed): nothing is
+    left open on failure.
     """
     config = load_config(config_path)
     keyring = unlock_keyring(config.store)

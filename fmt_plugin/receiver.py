@@ -13,8 +13,8 @@ its outcome back costs two thread wake-ups, about a tenth of a millisecond, whic
 of a lone sender's round trip (`bench/durable_floor.py` measures it: 4,800 against 3,200
 msg/s for the bare commit). A store lock keeps the two threads off the SQLite connection at
 the same time. Inline commits slower than INLINE_SLOW_S, three in a row (a slow disk), send
-the next ones to the store thread for a while: the loop, which also serves the dashboard, must not wait
-on the disk.
+the next ones to the store thread for a while: the loop, which also serves the dashboard,
+must not wait on the disk.
 
 Adapters' code never runs on the loop: with an adapter that rewrites messages or matches
 patients itself, every message is parsed and committed on the store thread, and the
@@ -74,7 +74,7 @@ T = TypeVar("T")
 class _Pending:
     incoming: Incoming
     future: asyncio.Future[IngestOutcome]
-    #: Set once parsed: on the large-message thread, or on the loop (`_prepares_on_loop`).
+    #: Set once parsed: on the large-message thread, or on the loop (see `handle_frame`).
     prepared: PreparedMessage | None = None
     #: A large message: committed in a transaction of its own.
     large: bool = False
@@ -126,6 +126,8 @@ class IngestReceiver:
         self._store_lock = threading.Lock()
         self._previous_batch = 0
         self._inline_allowed = False
+        #: Whether an adapter listens to `fmt_events_stored` (told after inline commits).
+        self._events_heard = False
         #: Adapters' notifications of inline commits, queued on the store thread.
         self._notifying: set[asyncio.Future[None]] = set()
 
@@ -135,6 +137,7 @@ class IngestReceiver:
         self._ingestor = ingestor
         # An adapter's code (a rewrite, its own patient match) may block: never on the loop.
         self._inline_allowed = ingestor.commits_on_any_thread
+        self._events_heard = ingestor.has_event_listeners
         self._task = asyncio.create_task(self._commit_loop(), name="fmt-ingest")
 
     async def stop(self) -> None:
@@ -279,7 +282,7 @@ class IngestReceiver:
         for pending, outcome in zip(batch, outcomes, strict=True):
             if not pending.future.done():
                 pending.future.set_result(outcome)
-        if inline and ingestor.has_event_listeners:
+        if inline and self._events_heard:
             self._notify_later(ingestor, outcomes)
         if self._on_patients_written is not None:
             # After the futures: the ACKs go out first, whatever the listener does next.

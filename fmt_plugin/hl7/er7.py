@@ -205,14 +205,9 @@ class Segment:
             _check_position(0)
         if repetition == 1 and (field > 2 or self.name != "MSH"):
             raw = self.raw(field)
-            encoding = self._encoding
-            if (
-                encoding.escape not in raw
-                and encoding.repetition not in raw
-                and encoding.subcomponent not in raw
-            ):
+            if _components_only(raw, self._encoding):
                 # Components only: split them without building (and caching) the tree.
-                return raw.split(encoding.component) if raw else []
+                return raw.split(self._encoding.component) if raw else []
         tree = self.field(field)
         if repetition > len(tree):
             return []
@@ -242,14 +237,18 @@ class Segment:
         )
 
 
-def _is_plain(raw: str, encoding: Encoding) -> bool:
-    """Whether a field is one value: no separator, no escape character in it."""
+def _components_only(raw: str, encoding: Encoding) -> bool:
+    """Whether a field is at most components: no repetition, subcomponent or escape."""
     return (
-        encoding.component not in raw
-        and encoding.repetition not in raw
+        encoding.repetition not in raw
         and encoding.escape not in raw
         and encoding.subcomponent not in raw
     )
+
+
+def _is_plain(raw: str, encoding: Encoding) -> bool:
+    """Whether a field is one value: no separator, no escape character in it."""
+    return encoding.component not in raw and _components_only(raw, encoding)
 
 
 def _split_field(raw: str, encoding: Encoding) -> FieldTree:

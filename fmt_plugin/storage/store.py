@@ -119,12 +119,14 @@ class Store:
         conn: sqlite3.Connection,
         keyring: KeyRing,
         anchor: AuditAnchor | None = None,
+        *,
+        cross_thread: bool = False,
     ) -> None:
         """Wrap an open, migrated connection; use `create` or `open` instead."""
         self.path = path
         self._conn = conn
         #: Whether threads other than the opening one may use the store (`open`).
-        self.cross_thread = False
+        self.cross_thread = cross_thread
         self._cipher = FieldCipher(keyring)
         self._audit = AuditLog(conn, keyring.audit_key)
         self._audit_key = keyring.audit_key
@@ -220,8 +222,7 @@ class Store:
         except BaseException:
             conn.close()
             raise
-        store = cls(path, conn, keyring, anchor)
-        store.cross_thread = cross_thread
+        store = cls(path, conn, keyring, anchor, cross_thread=cross_thread)
         try:
             store._pack_legacy_events()
             if anchor is not None:
